@@ -1,0 +1,36 @@
+/**
+ * A read-only window into the maps on the page, at `window.__gridline.maps`: what deck.gl drew and
+ * which territory the tiles delivered. The end-to-end tests check the wall through it, and support
+ * staff can use it from the browser console on a wall that "shows nothing".
+ */
+export interface MapDiagnostics {
+  element: HTMLElement;
+  /** Workers in the layer handed to deck.gl for drawing. */
+  drawnWorkers(): number;
+  /** A worker's drawn position, or null if it is not drawn. */
+  workerLonLat(id: number): [number, number] | null;
+  /** Where the worker is drawn, in page (CSS) pixels, or null if not drawn. */
+  screenPoint(id: number): [number, number] | null;
+  /** Picks (GPU picking, as a hover does) at the worker's drawn position: the id found there. */
+  pickWorkerNear(id: number): number | null;
+  /** Distinct region codes in the loaded vector tiles of one source layer. */
+  territoryCodes(sourceLayer: string): string[];
+  /** The style and every visible tile have loaded. */
+  idle(): boolean;
+  zoom(): number;
+}
+
+declare global {
+  interface Window {
+    __gridline?: { maps: MapDiagnostics[] };
+  }
+}
+
+/** Adds a map; returns its removal. */
+export function registerMap(diagnostics: MapDiagnostics): () => void {
+  const registry = (window.__gridline ??= { maps: [] });
+  registry.maps.push(diagnostics);
+  return () => {
+    registry.maps = registry.maps.filter((m) => m !== diagnostics);
+  };
+}

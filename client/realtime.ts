@@ -1,0 +1,111 @@
+/**
+ * The one socket of the dashboard. It connects while someone is signed in and routes every server
+ * event into its store; components read stores and never touch the socket.
+ */
+import { io, type Socket } from 'socket.io-client';
+import { watch } from 'vue';
+import type { ClientToServerEvents, ServerToClientEvents } from '@shared/realtime';
+import { useSessionStore } from '@client/stores/session';
+import { useWorkersStore } from '@client/stores/workers';
+import { useConnectionStore } from '@client/stores/connection';
+import { useTicketsStore } from '@client/stores/tickets';
+
+type ClientSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
+
+/** How long to wait for the snapshot a resync asked for before asking again on the next gap. */
+const RESYNC_TIMEOUT_MS = 10_000;
+
+let socket: ClientSocket | null = null;
+
+function authErrorCode(error: Error & { data?: unknown }): string | null {
+  const data = error.data as { code?: unknown } | undefined;
+  const code = typeof data?.code === 'string' ? data.code : error.message;
+  return code.startsWith('AUTH_') ? code : null;
+}
+
+function connect(): void {
+  const session = useSessionStore();
+  const workers = useWorkersStore();
+  const connection = useConnectionStore();
+  let resyncRequestedAt = 0;
+
+  const s: ClientSocket = io({
+    path: '/socket.io',
+    // A function, so every reconnection presents the token current at that moment.
+    auth: (cb) => cb({ token: session.token }),
+  });
+  socket = s;
+  connection.start();
+
+  const resync = () => {
+    if (Date.now() - resyncRequestedAt < RESYNC_TIMEOUT_MS) return;
+    resyncRequestedAt = Date.now();
+    s.emit('workers.resync');
+  };
+
+  s.on('connect', () => connection.linkUp());
+  s.on('disconnect', (reason) => {
+    connection.linkDown();
+    // The server closed this socket on purpose (restart, token revoked): socket.io will not retry
+    // by itself. Try once more; a rejected token then surfaces as an auth connect_error.
+    if (reason === 'io server disconnect') setTimeout(() => s.connect(), 1000);
+  });
+  s.on('connect_error', (error) => {
+    connection.linkDown();
+    const code = authErrorCode(error);
+    if (code) {
+      session.logout(code === 'AUTH_TOKEN_EXPIRED' ? 'expired' : 'invalid');
+      return;
+    }
+    // A middleware rejection that is not about auth leaves the socket inactive: retry later.
+    if (!s.active) setTimeout(() => s.connect(), 5000);
+  });
+
+  s.on('session.ready', (info) => {
+    connection.ready(info);
+    void useTicketsStore()
+      .resync()
+      .catch(() => {});
+  });
+  s.on('workers.snapshot', (frame) => {
+    resyncRequestedAt = 0;
+    workers.applySnapshot(frame);
+    connection.frame(frame.t);
+  });
+  s.on('workers.delta', (frame) => {
+    connection.frame(frame.t);
+    if (!workers.applyDelta(frame)) resync();
+  });
+  s.on('workers.presence', (change) => workers.applyPresence(change));
+
+  const tickets = useTicketsStore();
+  s.on('ticket.created', (ticket) => tickets.onCreated(ticket));
+  s.on('ticket.updated', (change) => tickets.onUpdated(change));
+  s.on('ticket.escalated', (notice) => tickets.onUpdated(notice));
+  s.on('ticket.reoffered', (reoffer) => tickets.onReoffered(reoffer));
+  s.on('task.offered', (offer) => tickets.onOffered(offer));
+  s.on('task.withdrawn', (withdrawal) => tickets.onWithdrawn(withdrawal));
+}
+
+function disconnect(): void {
+  socket?.removeAllListeners();
+  socket?.disconnect();
+  socket = null;
+  useConnectionStore().reset();
+}
+
+/**
+ * Keeps the socket in step with the session: connected while a user is signed in, closed on
+ * sign-out. Call once, after Pinia is installed.
+ */
+export function installRealtime(): void {
+  const session = useSessionStore();
+  watch(
+    () => (session.user ? session.token : null),
+    (token) => {
+      disconnect();
+      if (token) connect();
+    },
+    { immediate: true },
+  );
+}

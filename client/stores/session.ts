@@ -1,0 +1,109 @@
+import { acceptHMRUpdate, defineStore } from 'pinia';
+import { computed, ref, shallowRef } from 'vue';
+import type { ClientConfig, UserDto } from '@shared/api';
+import { api, configureApi, type ApiRequestError } from '@client/api';
+
+const STORAGE_KEY = 'gridline.session';
+
+interface StoredSession {
+  token: string;
+  expiresAt: string;
+}
+
+function readStored(): StoredSession | null {
+  try {
+    const parsed = JSON.parse(localStorage.getItem(STORAGE_KEY) ?? 'null') as StoredSession | null;
+    if (!parsed || typeof parsed.token !== 'string' || Date.parse(parsed.expiresAt) <= Date.now()) return null;
+    return parsed;
+  } catch {
+    return null;
+  }
+}
+
+/** Why the user is looking at the login page: shown there so a sudden sign-out is not a mystery. */
+export type SignOutReason = 'expired' | 'invalid' | null;
+
+/**
+ * Who is signed in: the token (kept in localStorage so a wall display survives a reload), the user
+ * it belongs to, and the deployment config that comes with a session.
+ */
+export const useSessionStore = defineStore('session', () => {
+  const stored = readStored();
+  const token = ref<string | null>(stored?.token ?? null);
+  const expiresAt = ref<string | null>(stored?.expiresAt ?? null);
+  const user = shallowRef<UserDto | null>(null);
+  const config = shallowRef<ClientConfig | null>(null);
+  const signOutReason = ref<SignOutReason>(null);
+  let expiryTimer: ReturnType<typeof setTimeout> | undefined;
+  let configRequest: Promise<ClientConfig> | null = null;
+
+  const signedIn = computed(() => token.value !== null && user.value !== null);
+
+  function scheduleExpiry(): void {
+    clearTimeout(expiryTimer);
+    if (!expiresAt.value) return;
+    // setTimeout overflows past ~24.8 days; tokens live hours, but clamp rather than fire at once.
+    const delay = Math.min(Date.parse(expiresAt.value) - Date.now(), 2 ** 31 - 1);
+    expiryTimer = setTimeout(() => logout('expired'), Math.max(0, delay));
+  }
+
+  async function login(username: string, password: string): Promise<UserDto> {
+    const result = await api.login({ username, password });
+    token.value = result.token;
+    expiresAt.value = result.expiresAt;
+    user.value = result.user;
+    signOutReason.value = null;
+    localStorage.setItem(STORAGE_KEY, JSON.stringify({ token: result.token, expiresAt: result.expiresAt } satisfies StoredSession));
+    scheduleExpiry();
+    return result.user;
+  }
+
+  /** Loads the user behind a stored token (after a reload). Resolves false when there is none. */
+  async function restore(): Promise<boolean> {
+    if (!token.value) return false;
+    if (user.value) return true;
+    try {
+      user.value = await api.me();
+      scheduleExpiry();
+      return true;
+    } catch (error) {
+      // An auth failure already signed out (onAuthFailure); a network error keeps the token so the
+      // wall recovers by itself once the server is back.
+      if ((error as ApiRequestError).isAuthFailure) return false;
+      throw error;
+    }
+  }
+
+  function logout(reason: SignOutReason = null): void {
+    clearTimeout(expiryTimer);
+    token.value = null;
+    expiresAt.value = null;
+    user.value = null;
+    config.value = null;
+    configRequest = null;
+    signOutReason.value = reason;
+    localStorage.removeItem(STORAGE_KEY);
+  }
+
+  /** Deployment settings (basemap, tick interval), fetched once per session. */
+  function loadConfig(): Promise<ClientConfig> {
+    if (config.value) return Promise.resolve(config.value);
+    configRequest ??= api.config().then(
+      (c) => (config.value = c),
+      (error: unknown) => {
+        configRequest = null;
+        throw error;
+      },
+    );
+    return configRequest;
+  }
+
+  configureApi({
+    token: () => token.value,
+    onAuthFailure: (error) => logout(error.code === 'AUTH_TOKEN_EXPIRED' ? 'expired' : 'invalid'),
+  });
+
+  return { token, expiresAt, user, config, signOutReason, signedIn, login, restore, logout, loadConfig };
+});
+
+if (import.meta.hot) import.meta.hot.accept(acceptHMRUpdate(useSessionStore, import.meta.hot));

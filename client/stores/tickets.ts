@@ -1,0 +1,277 @@
+/**
+ * Tickets as the dashboard sees them: the desk's queue (dispatcher) or the worker's own tasks, the
+ * selected ticket's detail and candidates. Kept live by the socket (client/realtime.ts routes the
+ * ticket and task events here); nothing polls.
+ */
+import { acceptHMRUpdate, defineStore } from 'pinia';
+import { computed, ref, shallowRef, triggerRef } from 'vue';
+import { isApiError } from '@shared/errors';
+import type {
+  CreateTicketBody,
+  DispatchCandidate,
+  TaskOffer,
+  TaskWithdrawal,
+  TicketCategoryDto,
+  TicketChange,
+  TicketDetail,
+  TicketEscalationNotice,
+  TicketList,
+  TicketPhotoDto,
+  TicketReoffer,
+  TicketSummary,
+  TransitionBody,
+} from '@shared/tickets-api';
+import { ApiRequestError, currentToken } from '@client/api';
+
+async function call<T>(path: string, init: { method?: 'GET' | 'POST'; json?: unknown; raw?: Blob; query?: Record<string, string | number | boolean | undefined> } = {}): Promise<T> {
+  const url = new URL(path, window.location.origin);
+  for (const [k, v] of Object.entries(init.query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
+  const headers: Record<string, string> = { accept: 'application/json' };
+  const token = currentToken();
+  if (token) headers.authorization = `Bearer ${token}`;
+  let body: BodyInit | undefined;
+  if (init.json !== undefined) {
+    headers['content-type'] = 'application/json';
+    body = JSON.stringify(init.json);
+  } else if (init.raw) {
+    headers['content-type'] = init.raw.type || 'image/jpeg';
+    body = init.raw;
+  }
+  let response: Response;
+  try {
+    response = await fetch(url, { method: init.method ?? 'GET', headers, body });
+  } catch (error) {
+    throw new ApiRequestError('NETWORK_UNREACHABLE', (error as Error).message || 'fetch failed', 0);
+  }
+  const text = await response.text();
+  let payload: unknown = undefined;
+  try {
+    payload = text ? JSON.parse(text) : null;
+  } catch {
+    payload = undefined;
+  }
+  if (!response.ok) {
+    throw isApiError(payload)
+      ? new ApiRequestError(payload.code, payload.message, response.status)
+      : new ApiRequestError('BAD_RESPONSE', `HTTP ${response.status}`, response.status);
+  }
+  return payload as T;
+}
+
+export const ticketsApi = {
+  list: (query: Record<string, string | number | boolean | undefined>) => call<TicketList>('/api/tickets', { query }),
+  detail: (id: number) => call<TicketDetail>(`/api/tickets/${id}`),
+  candidates: (id: number, limit = 10) => call<DispatchCandidate[]>(`/api/tickets/${id}/candidates`, { query: { limit } }),
+  transition: (id: number, body: TransitionBody) => call<TicketDetail>(`/api/tickets/${id}/transitions`, { method: 'POST', json: body }),
+  create: (body: CreateTicketBody) => call<TicketSummary>('/api/tickets', { method: 'POST', json: body }),
+  photo: (id: number, file: Blob) => call<TicketPhotoDto>(`/api/tickets/${id}/photos`, { method: 'POST', raw: file }),
+  categories: () => call<TicketCategoryDto[]>('/api/ticket-categories'),
+};
+
+const URGENCY_ORDER = { immediate: 0, scheduled: 1, long_term: 2 } as const;
+const due = (t: TicketSummary): number => Date.parse(t.deadline ?? t.closeDeadline);
+
+/** Most pressing first: urgency, then the running deadline. */
+export function compareTickets(a: TicketSummary, b: TicketSummary): number {
+  const done = (t: TicketSummary) => (t.status === 'closed' || t.status === 'cancelled' ? 1 : 0);
+  return done(a) - done(b) || URGENCY_ORDER[a.urgency] - URGENCY_ORDER[b.urgency] || due(a) - due(b) || a.id - b.id;
+}
+
+/** Statuses in which a ticket is the worker's task. */
+const TASK_STATUSES = new Set(['dispatched', 'accepted', 'in_progress']);
+
+export const useTicketsStore = defineStore('tickets', () => {
+  /** Every ticket known, by id (shallow: replaced whole on each change). */
+  const byId = shallowRef(new Map<number, TicketSummary>());
+  const loaded = ref(false);
+  const categories = ref<TicketCategoryDto[]>([]);
+  const selectedId = ref<number | null>(null);
+  const detail = ref<TicketDetail | null>(null);
+  const candidates = ref<DispatchCandidate[]>([]);
+  const candidatesError = ref<string | null>(null);
+  /** Offers to the signed-in worker, by ticket id. */
+  const offers = shallowRef(new Map<number, TaskOffer>());
+  /** The signed-in worker's id when this store serves a phone (tasks), else null. */
+  const workerId = ref<number | null>(null);
+  /** Bumped on every live event, for tests and "last update" displays. */
+  const lastEventAt = ref<number | null>(null);
+
+  const list = computed(() => [...byId.value.values()].sort(compareTickets));
+  const tasks = computed(() =>
+    list.value.filter((t) => TASK_STATUSES.has(t.status) && (workerId.value == null || t.assignedWorker?.id === workerId.value)),
+  );
+
+  function upsert(ticket: TicketSummary): void {
+    byId.value.set(ticket.id, ticket);
+    triggerRef(byId);
+  }
+
+  async function loadQueue(): Promise<void> {
+    const [result, cats] = await Promise.all([ticketsApi.list({ limit: 500 }), categories.value.length ? null : ticketsApi.categories()]);
+    byId.value = new Map(result.items.map((t) => [t.id, t]));
+    if (cats) categories.value = cats;
+    loaded.value = true;
+  }
+
+  async function loadMine(id: number): Promise<void> {
+    workerId.value = id;
+    const [result, cats] = await Promise.all([ticketsApi.list({ mine: true, limit: 200 }), categories.value.length ? null : ticketsApi.categories()]);
+    byId.value = new Map(result.items.map((t) => [t.id, t]));
+    if (cats) categories.value = cats;
+    loaded.value = true;
+  }
+
+  let detailSeq = 0;
+  async function refreshDetail(): Promise<void> {
+    const id = selectedId.value;
+    if (id == null) return;
+    const seq = ++detailSeq;
+    const d = await ticketsApi.detail(id);
+    if (seq !== detailSeq || selectedId.value !== id) return;
+    detail.value = d;
+    upsert(stripDetail(d));
+    await refreshCandidates();
+  }
+
+  async function refreshCandidates(): Promise<void> {
+    const d = detail.value;
+    if (!d || workerId.value != null || !d.actions.includes('dispatch')) {
+      candidates.value = [];
+      candidatesError.value = null;
+      return;
+    }
+    try {
+      candidates.value = await ticketsApi.candidates(d.id, 10);
+      candidatesError.value = null;
+    } catch (error) {
+      candidates.value = [];
+      candidatesError.value = (error as Error).message;
+    }
+  }
+
+  async function select(id: number | null): Promise<void> {
+    selectedId.value = id;
+    detail.value = null;
+    candidates.value = [];
+    if (id != null) await refreshDetail();
+  }
+
+  async function act(id: number, body: TransitionBody): Promise<TicketDetail> {
+    const d = await ticketsApi.transition(id, body);
+    upsert(stripDetail(d));
+    if (selectedId.value === id) {
+      detail.value = d;
+      await refreshCandidates();
+    }
+    if (!TASK_STATUSES.has(d.status) || d.status === 'accepted' || d.status === 'in_progress') {
+      if (offers.value.delete(id)) triggerRef(offers);
+    }
+    return d;
+  }
+
+  async function create(body: CreateTicketBody): Promise<TicketSummary> {
+    const ticket = await ticketsApi.create(body);
+    // A worker's own report is not their task; the desk's queue shows it via ticket.created too.
+    if (workerId.value == null) upsert(ticket);
+    return ticket;
+  }
+
+  async function uploadPhoto(id: number, file: Blob): Promise<TicketPhotoDto> {
+    const photo = await ticketsApi.photo(id, file);
+    if (selectedId.value === id) await refreshDetail();
+    return photo;
+  }
+
+  // Live events (routed here by client/realtime.ts).
+
+  function touched(id: number): void {
+    lastEventAt.value = Date.now();
+    if (selectedId.value === id) void refreshDetail().catch(() => {});
+  }
+
+  function onCreated(ticket: TicketSummary): void {
+    if (workerId.value != null) return;
+    upsert(ticket);
+    touched(ticket.id);
+  }
+
+  function onUpdated(change: TicketChange | TicketEscalationNotice): void {
+    const t = change.ticket;
+    if (workerId.value != null && t.assignedWorker?.id !== workerId.value && !byId.value.has(t.id)) return;
+    upsert(t);
+    touched(t.id);
+  }
+
+  function onReoffered(reoffer: TicketReoffer): void {
+    onUpdated({ ticket: reoffer.ticket } as TicketChange);
+  }
+
+  function onOffered(offer: TaskOffer): void {
+    offers.value.set(offer.ticket.id, offer);
+    triggerRef(offers);
+    upsert(offer.ticket);
+    touched(offer.ticket.id);
+  }
+
+  function onWithdrawn(w: TaskWithdrawal): void {
+    offers.value.delete(w.ticketId);
+    triggerRef(offers);
+    // No longer this worker's task: drop it from their list.
+    if (workerId.value != null && byId.value.delete(w.ticketId)) triggerRef(byId);
+    touched(w.ticketId);
+  }
+
+  /** After a (re)connection: events may have been missed while the link was down, so reload. */
+  async function resync(): Promise<void> {
+    if (!loaded.value) return;
+    if (workerId.value != null) await loadMine(workerId.value);
+    else await loadQueue();
+    await refreshDetail();
+  }
+
+  function reset(): void {
+    byId.value = new Map();
+    offers.value = new Map();
+    loaded.value = false;
+    selectedId.value = null;
+    detail.value = null;
+    candidates.value = [];
+    workerId.value = null;
+  }
+
+  return {
+    byId,
+    list,
+    tasks,
+    loaded,
+    categories,
+    selectedId,
+    detail,
+    candidates,
+    candidatesError,
+    offers,
+    workerId,
+    lastEventAt,
+    loadQueue,
+    loadMine,
+    select,
+    refreshDetail,
+    act,
+    create,
+    uploadPhoto,
+    onCreated,
+    onUpdated,
+    onReoffered,
+    onOffered,
+    onWithdrawn,
+    resync,
+    reset,
+  };
+});
+
+function stripDetail(d: TicketDetail): TicketSummary {
+  const { timeline: _t, photos: _p, departmentReplies: _r, actions: _a, ...summary } = d;
+  return summary;
+}
+
+if (import.meta.hot) import.meta.hot.accept(acceptHMRUpdate(useTicketsStore, import.meta.hot));

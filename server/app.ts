@@ -1,0 +1,155 @@
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type RawReplyDefaultExpression, type RawRequestDefaultExpression, type RawServerDefault } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import fastifyStatic from '@fastify/static';
+import type { Db } from './db';
+import type { Config } from './config';
+import { AppError } from './errors';
+import authPlugin from './auth/plugin';
+import authRoutes from './auth/routes';
+import healthRoutes from './modules/health/routes';
+import regionRoutes from './modules/regions/routes';
+import tileRoutes from './modules/tiles/routes';
+import workerRoutes from './modules/workers/routes';
+import configRoutes from './modules/config/routes';
+import ticketRoutes from './modules/tickets/routes';
+import dispatchRoutes from './modules/tickets/dispatch-routes';
+import { NearestWorkers } from './dispatch/nearest';
+import { systemClock, type Clock } from './clock';
+import { PositionIngest } from './realtime/ingest';
+import { LiveHub } from './realtime/hub';
+import { registerOsmAnd } from './devices/routes';
+import { registerDeviceStream } from './devices/stream';
+import deviceAdminRoutes from './devices/admin-routes';
+
+export type App = FastifyInstance<
+  RawServerDefault,
+  RawRequestDefaultExpression,
+  RawReplyDefaultExpression,
+  FastifyBaseLogger,
+  TypeBoxTypeProvider
+>;
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    db: Db;
+    config: Config;
+    clock: Clock;
+    /** The position pipeline: validation, in-memory latest with spatial index, batched writes. */
+    ingest: PositionIngest;
+    /** Live pushes to dashboards over socket.io. */
+    hub: LiveHub;
+    /** The nearest free workers for a task, from the live positions (exact geodesic top-N, own grid first). */
+    nearest: NearestWorkers;
+  }
+}
+
+export interface BuildOptions {
+  db: Db;
+  config: Config;
+  /** Directory of the built dashboard; served with an SPA fallback when it exists. */
+  clientDir?: string;
+  logger?: boolean | { level: string };
+  clock?: Clock;
+}
+
+/**
+ * Builds the application: external plugins (database, auth, docs), then domain routes.
+ * `main.ts` only listens and shuts down; tests call `build()` and use `app.inject()`.
+ */
+export async function build(options: BuildOptions): Promise<App> {
+  const app = Fastify({
+    logger: options.logger ?? false,
+    // Devices report hundreds of times a second: log errors and lifecycle, not every request.
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: 1024 * 1024,
+    ajv: { customOptions: { coerceTypes: true, removeAdditional: false, allErrors: false } },
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  const clock = options.clock ?? systemClock;
+  app.decorate('db', options.db);
+  app.decorate('config', options.config);
+  app.decorate('clock', clock);
+
+  app.setErrorHandler((error, request, reply) => {
+    if (error instanceof AppError) {
+      return reply.code(error.statusCode).send({ code: error.code, message: error.message });
+    }
+    const err = error as { validation?: unknown; statusCode?: number; code?: string; message: string };
+    if (err.validation) {
+      return reply.code(400).send({ code: 'VALIDATION_FAILED', message: err.message });
+    }
+    if (err.statusCode === 413) return reply.code(413).send({ code: 'PAYLOAD_TOO_LARGE', message: err.message });
+    if (err.statusCode === 415) return reply.code(415).send({ code: 'UNSUPPORTED_MEDIA_TYPE', message: err.message });
+    if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) {
+      return reply.code(err.statusCode).send({ code: 'VALIDATION_FAILED', message: err.message });
+    }
+    request.log.error({ err: error }, 'unhandled error');
+    return reply.code(500).send({ code: 'INTERNAL', message: 'Something went wrong on the server; it has been logged.' });
+  });
+  app.setNotFoundHandler((request, reply) => {
+    if (request.url.startsWith('/api/') || !options.clientDir || !existsSync(options.clientDir)) {
+      return reply.code(404).send({ code: 'NOT_FOUND', message: `No route ${request.method} ${request.url.split('?')[0]}` });
+    }
+    // Client-side routes (/wall, /dispatch …) all load the single-page app.
+    return reply.type('text/html; charset=utf-8').sendFile('index.html');
+  });
+
+  await app.register(swagger, {
+    openapi: {
+      info: { title: 'Gridline API', version: '0.1.0', description: 'Grid governance command and dispatch (网格化管理)' },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
+      security: [{ bearer: [] }],
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+
+  await app.register(authPlugin, { secret: options.config.jwtSecret, tokenTtlS: options.config.tokenTtlS });
+
+  await app.register(healthRoutes);
+  await app.register(authRoutes);
+  await app.register(regionRoutes);
+  await app.register(tileRoutes);
+  await app.register(workerRoutes);
+  await app.register(configRoutes);
+  await app.register(ticketRoutes);
+
+  // Realtime: positions in from devices, live state out to dashboards.
+  const ingest = new PositionIngest(options.db, clock, { offlineAfterMs: options.config.offlineAfterMs });
+  await ingest.load();
+  app.decorate('ingest', ingest);
+  await registerOsmAnd(app, ingest, '/api/osmand');
+  await registerDeviceStream(app);
+  await app.register(deviceAdminRoutes);
+  const hub = new LiveHub(app.server, ingest, clock, (token) => app.authenticate(token), { tickMs: options.config.tickMs });
+  app.decorate('hub', hub);
+
+  // Dispatch: one nearest-worker index over the live positions, its load from the tickets' open tasks.
+  const nearest = await NearestWorkers.open(ingest, options.db, {
+    clock,
+    load: (workerId) => app.tickets.openTasks(workerId),
+    capacity: options.config.dispatchMaxOpenTasks,
+    maxFixAgeMs: options.config.dispatchMaxFixAgeS * 1000,
+  });
+  app.decorate('nearest', nearest);
+  await app.register(dispatchRoutes);
+  app.addHook('onReady', async () => {
+    ingest.start();
+    hub.start();
+  });
+  app.addHook('preClose', async () => {
+    await hub.close();
+  });
+  app.addHook('onClose', async () => {
+    nearest.close();
+    await ingest.stop();
+  });
+
+  if (options.clientDir && existsSync(options.clientDir)) {
+    await app.register(fastifyStatic, { root: path.resolve(options.clientDir), wildcard: false, index: 'index.html' });
+  }
+  return app;
+}

@@ -1,0 +1,66 @@
+import type { App } from '../app';
+import { ChangePasswordBody, ErrorResponse, LoginBody, LoginResponse, UserDto } from '@shared/api';
+import { AppError } from '../errors';
+import { audit, findUserById, findUserByUsername, setPassword } from './repository';
+import { decoyHash, hashPassword, verifyPassword } from './password';
+import { toUserDto } from './plugin';
+
+export default async function authRoutes(app: App): Promise<void> {
+  app.post(
+    '/api/auth/login',
+    {
+      config: { public: true },
+      schema: {
+        tags: ['auth'],
+        summary: 'Sign in with username and password; returns a bearer token',
+        body: LoginBody,
+        response: { 200: LoginResponse, 401: ErrorResponse, 403: ErrorResponse },
+      },
+    },
+    async (request) => {
+      const { username, password } = request.body;
+      const user = await findUserByUsername(app.db, username);
+      // Verify against a decoy for unknown users so timing does not reveal which usernames exist.
+      const ok = await verifyPassword(user?.passwordHash ?? (await decoyHash()), password);
+      if (!user || !ok) {
+        await audit(app.db, { userId: user?.id ?? null, action: 'auth.login_failed', detail: { username }, ip: request.ip });
+        throw new AppError('AUTH_INVALID_CREDENTIALS', 'Wrong username or password.');
+      }
+      if (!user.active) throw new AppError('AUTH_ACCOUNT_DISABLED', 'This account is disabled: ask an administrator.');
+      await audit(app.db, { userId: user.id, action: 'auth.login', ip: request.ip });
+      const { token, expiresAt } = app.issueToken(user);
+      return { token, expiresAt: expiresAt.toISOString(), user: toUserDto(user) };
+    },
+  );
+
+  app.get(
+    '/api/auth/me',
+    { schema: { tags: ['auth'], summary: 'The signed-in user', response: { 200: UserDto } } },
+    async (request) => {
+      const user = await findUserById(app.db, request.principal.userId);
+      if (!user || !user.active) throw new AppError('AUTH_TOKEN_INVALID', 'This account no longer exists or is disabled.');
+      return toUserDto(user);
+    },
+  );
+
+  app.post(
+    '/api/auth/password',
+    {
+      schema: {
+        tags: ['auth'],
+        summary: 'Change the signed-in user’s password',
+        body: ChangePasswordBody,
+        response: { 204: { type: 'null' }, 401: ErrorResponse },
+      },
+    },
+    async (request, reply) => {
+      const user = await findUserById(app.db, request.principal.userId);
+      if (!user || !(await verifyPassword(user.passwordHash, request.body.currentPassword))) {
+        throw new AppError('AUTH_INVALID_CREDENTIALS', 'The current password is wrong.');
+      }
+      await setPassword(app.db, user.id, await hashPassword(request.body.newPassword));
+      await audit(app.db, { userId: user.id, action: 'auth.password_changed', ip: request.ip });
+      return reply.code(204).send(null);
+    },
+  );
+}

@@ -1,0 +1,82 @@
+/**
+ * Configuration from the environment, read once. Every variable is documented in the README's
+ * configuration table; defaults make `npm start` work with nothing set.
+ */
+export interface Config {
+  port: number;
+  host: string;
+  /** PostgreSQL + PostGIS server; unset → embedded PGlite in dataDir. */
+  databaseUrl: string | undefined;
+  dataDir: string;
+  production: boolean;
+  /** Password of the seeded demo accounts. */
+  demoPassword: string;
+  /** HMAC secret for login tokens; unset → generated once and kept in the database. */
+  jwtSecret: string | undefined;
+  /** Login token lifetime in seconds. */
+  tokenTtlS: number;
+  /** Region seeded into an empty database at start ('' disables). */
+  seedRegion: string;
+  /** Serve the built dashboard (dist/client) from the same port. */
+  serveClient: boolean;
+  logLevel: string;
+  /** Run the simulated work force (SIMULATE=0 turns it off). */
+  simulate: boolean;
+  /** Seconds between a simulated worker's reports. */
+  simulateIntervalS: number;
+  /** A worker with no position for this long turns offline, ms. */
+  offlineAfterMs: number;
+  /** Tick of live deltas to dashboards, ms. */
+  tickMs: number;
+  /** Extra port for OsmAnd devices (Traccar's default 5055); 0 disables. */
+  osmandPort: number;
+  /** Optional raster basemap URL template ({z}/{x}/{y}) for deployments with internet. */
+  basemapUrl: string | null;
+  /** An offered task not accepted or declined within this long goes to the next candidate, s (0: never). */
+  dispatchOfferTimeoutS: number;
+  /** A worker whose newest position is older than this is not recommended, s. */
+  dispatchMaxFixAgeS: number;
+  /** A worker holding this many open tasks (dispatched, accepted, in progress) is not recommended. */
+  dispatchMaxOpenTasks: number;
+}
+
+export const DEFAULT_DEMO_PASSWORD = 'gridline-demo';
+
+function int(name: string, fallback: number, env: NodeJS.ProcessEnv): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 0) throw new Error(`${name} must be a non-negative integer, got "${raw}"`);
+  return value;
+}
+
+function atLeastOne(name: string, fallback: number, env: NodeJS.ProcessEnv): number {
+  const value = int(name, fallback, env);
+  if (value < 1) throw new Error(`${name} must be at least 1, got "${env[name]}"`);
+  return value;
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  return {
+    port: int('PORT', 3000, env),
+    host: env.HOST || '127.0.0.1',
+    databaseUrl: env.DATABASE_URL || undefined,
+    dataDir: env.DATA_DIR || './data',
+    production: env.NODE_ENV === 'production',
+    demoPassword: env.DEMO_PASSWORD || DEFAULT_DEMO_PASSWORD,
+    jwtSecret: env.JWT_SECRET || undefined,
+    tokenTtlS: int('TOKEN_TTL_S', 12 * 3600, env),
+    seedRegion: env.SEED_REGION ?? 'yingze',
+    serveClient: env.SERVE_CLIENT !== '0',
+    logLevel: env.LOG_LEVEL || 'info',
+    simulate: env.SIMULATE !== '0',
+    simulateIntervalS: int('SIMULATE_INTERVAL_S', 10, env),
+    offlineAfterMs: int('OFFLINE_AFTER_S', 300, env) * 1000,
+    tickMs: int('TICK_MS', 100, env),
+    osmandPort: int('OSMAND_PORT', 5055, env),
+    basemapUrl: env.BASEMAP_URL || null,
+    dispatchOfferTimeoutS: int('DISPATCH_OFFER_TIMEOUT_S', 180, env),
+    dispatchMaxFixAgeS: int('DISPATCH_MAX_FIX_AGE_S', 180, env),
+    dispatchMaxOpenTasks: atLeastOne('DISPATCH_MAX_OPEN_TASKS', 1, env),
+  };
+}

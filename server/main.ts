@@ -1,0 +1,99 @@
+/**
+ * `npm start`: build the dashboard if needed, open the database (embedded PGlite in DATA_DIR unless
+ * DATABASE_URL is set), migrate, seed the demo district into an empty database, then serve
+ * everything on one port. Shuts down cleanly on SIGINT/SIGTERM.
+ */
+import { loadConfig, DEFAULT_DEMO_PASSWORD } from './config';
+import { openDb } from './db';
+import { sql } from './db/sql';
+import { migrate } from './db/migrate';
+import { build } from './app';
+import { CLIENT_DIST, ensureClientBuild } from './client-build';
+import { countDemoPasswords } from './auth/repository';
+import { seedRegion } from '../seeds/seed';
+import { progressBar } from '../seeds/progress';
+import Fastify from 'fastify';
+import { registerOsmAnd } from './devices/routes';
+import { Simulator } from './simulator/simulator';
+
+const log = (msg: string) => console.error(`[gridline] ${msg}`);
+
+async function main(): Promise<void> {
+  const config = loadConfig();
+  if (config.serveClient) await ensureClientBuild(log);
+
+  const started = Date.now();
+  log(config.databaseUrl
+    ? 'Connecting to the PostgreSQL + PostGIS server (DATABASE_URL)…'
+    : `Opening embedded PostGIS in ${config.dataDir} (the first start creates it: about 30 s)…`);
+  const db = await openDb(config);
+  await migrate(db, log);
+  log(`Database ready (${db.engine}) in ${((Date.now() - started) / 1000).toFixed(1)} s.`);
+
+  const { rows } = await db.query<{ n: number }>(sql`SELECT count(*) AS n FROM regions`);
+  if ((rows[0]?.n ?? 0) === 0 && config.seedRegion) {
+    log(`Empty database: seeding the demo district (${config.seedRegion})…`);
+    const summary = await seedRegion(db, config.seedRegion, {
+      demo: true,
+      demoPassword: config.demoPassword,
+      progress: progressBar(),
+    });
+    log(`Seeded ${Object.values(summary.regions).reduce((a, b) => a + b, 0)} regions and ${Object.values(summary.workers).reduce((a, b) => a + b, 0)} workers.`);
+  }
+
+  const demoInUse = await countDemoPasswords(db);
+  if (config.production && demoInUse > 0) {
+    log(`Refusing to start with NODE_ENV=production: ${demoInUse} account(s) still use the demo password. ` +
+      'Change them (POST /api/auth/password) or start without NODE_ENV=production.');
+    await db.close();
+    process.exit(1);
+  }
+
+  const app = await build({ db, config, clientDir: config.serveClient ? CLIENT_DIST : undefined, logger: { level: config.logLevel } });
+  await app.listen({ port: config.port, host: config.host });
+  const url = `http://${config.host}:${config.port}`;
+  log(`Gridline is running at ${url}  (API docs: ${url}/docs)`);
+  if (demoInUse > 0) {
+    const shown = config.demoPassword === DEFAULT_DEMO_PASSWORD ? config.demoPassword : '(DEMO_PASSWORD)';
+    log(`Demo accounts admin, leader, operator, dispatcher, worker — password: ${shown}`);
+  }
+
+  // Traccar's default port for OsmAnd devices, beside the same endpoint at /api/osmand.
+  const deviceServer = Fastify();
+  if (config.osmandPort > 0) {
+    await registerOsmAnd(deviceServer, app.ingest, '/');
+    try {
+      await deviceServer.listen({ port: config.osmandPort, host: config.host });
+      log(`OsmAnd devices: http://${config.host}:${config.osmandPort}/?id=…&lat=…&lon=… (or ${url}/api/osmand)`);
+    } catch (error) {
+      log(`OsmAnd port ${config.osmandPort} unavailable (${(error as Error).message}); devices can use ${url}/api/osmand.`);
+    }
+  }
+
+  let simulator: Simulator | undefined;
+  if (config.simulate) {
+    simulator = new Simulator(db, app.ingest, app.clock, { baseUrl: `http://127.0.0.1:${(app.server.address() as { port: number }).port}`, intervalS: config.simulateIntervalS });
+    const n = await simulator.load();
+    simulator.start();
+    log(`Simulator: ${n} grid workers patrolling (${simulator.onDuty()} on duty now), reporting every ${config.simulateIntervalS} s. SIMULATE=0 turns it off.`);
+  }
+
+  let closing = false;
+  const shutdown = async (signal: string) => {
+    if (closing) return;
+    closing = true;
+    log(`${signal}: shutting down…`);
+    simulator?.stop();
+    await deviceServer.close();
+    await app.close();
+    await db.close();
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+}
+
+main().catch((error: unknown) => {
+  console.error('[gridline] failed to start:', error);
+  process.exit(1);
+});

@@ -1,0 +1,133 @@
+/**
+ * Dispatch's SQL: offers of a ticket to workers with their answers, the per-category auto-dispatch
+ * policy, and the few facts about workers and users a recommendation or a notification needs.
+ */
+import { sql, type Queryable } from '../../db';
+
+const ts = (t: number | null): string | null => (t === null ? null : new Date(t).toISOString());
+const ms = (value: Date | string | null): number | null => (value === null ? null : new Date(value).getTime());
+
+export type OfferOutcome = 'accepted' | 'declined' | 'timeout' | 'withdrawn';
+
+export interface OfferRow {
+  id: number;
+  ticketId: number;
+  workerId: number;
+  offeredBy: number | null;
+  /** The jurisdiction re-offers choose from. */
+  scopePath: string;
+  offeredAt: number;
+  expiresAt: number | null;
+  rank: number | null;
+  distanceM: number | null;
+  outcome: OfferOutcome | null;
+}
+
+interface RawOffer extends Omit<OfferRow, 'offeredAt' | 'expiresAt'> {
+  offeredAt: Date;
+  expiresAt: Date | null;
+}
+
+const OFFER = sql`
+  SELECT id, ticket_id AS "ticketId", worker_id AS "workerId", offered_by AS "offeredBy", scope_path AS "scopePath",
+         offered_at AS "offeredAt", expires_at AS "expiresAt", rank, distance_m AS "distanceM", outcome
+    FROM ticket_offers`;
+
+const toOffer = (r: RawOffer): OfferRow => ({ ...r, offeredAt: ms(r.offeredAt)!, expiresAt: ms(r.expiresAt) });
+
+/** The ticket's latest offer, open or answered. */
+export async function lastOffer(db: Queryable, ticketId: number): Promise<OfferRow | undefined> {
+  const { rows } = await db.query<RawOffer>(sql`${OFFER} WHERE ticket_id = ${ticketId} ORDER BY id DESC LIMIT 1`);
+  return rows[0] && toOffer(rows[0]);
+}
+
+export async function insertOffer(
+  tx: Queryable,
+  o: { ticketId: number; workerId: number; offeredBy: number | null; scopePath: string; now: number; expiresAt: number | null; rank: number | null; distanceM: number | null },
+): Promise<void> {
+  await tx.query(sql`
+    INSERT INTO ticket_offers (ticket_id, worker_id, offered_by, scope_path, offered_at, expires_at, rank, distance_m)
+    VALUES (${o.ticketId}, ${o.workerId}, ${o.offeredBy}, ${o.scopePath}, ${ts(o.now)}::timestamptz,
+            ${ts(o.expiresAt)}::timestamptz, ${o.rank}, ${o.distanceM})`);
+}
+
+/** Answers the ticket's open offer, if any; returns it as it was. */
+export async function closeOpenOffer(tx: Queryable, ticketId: number, outcome: OfferOutcome, now: number): Promise<OfferRow | undefined> {
+  const { rows } = await tx.query<RawOffer>(sql`
+    UPDATE ticket_offers SET outcome = ${outcome}, answered_at = ${ts(now)}::timestamptz
+     WHERE ticket_id = ${ticketId} AND outcome IS NULL
+    RETURNING id, ticket_id AS "ticketId", worker_id AS "workerId", offered_by AS "offeredBy", scope_path AS "scopePath",
+              offered_at AS "offeredAt", expires_at AS "expiresAt", rank, distance_m AS "distanceM", outcome`);
+  return rows[0] && toOffer(rows[0]);
+}
+
+/** Closes one offer as expired, unless it has been answered meanwhile; whether it did. */
+export async function expireOffer(tx: Queryable, offerId: number, now: number): Promise<boolean> {
+  const { rows } = await tx.query<{ id: number }>(sql`
+    UPDATE ticket_offers SET outcome = 'timeout', answered_at = ${ts(now)}::timestamptz
+     WHERE id = ${offerId} AND outcome IS NULL RETURNING id`);
+  return rows.length > 0;
+}
+
+/** Open offers past their expiry, oldest first. */
+export async function expiredOffers(db: Queryable, now: number): Promise<OfferRow[]> {
+  const { rows } = await db.query<RawOffer>(sql`
+    ${OFFER} WHERE outcome IS NULL AND expires_at <= ${ts(now)}::timestamptz ORDER BY expires_at, id`);
+  return rows.map(toOffer);
+}
+
+/** Workers who declined this ticket or let an offer of it expire: never asked about it again. */
+export async function refusedBy(db: Queryable, ticketId: number): Promise<number[]> {
+  const { rows } = await db.query<{ workerId: number }>(sql`
+    SELECT DISTINCT worker_id AS "workerId" FROM ticket_offers
+     WHERE ticket_id = ${ticketId} AND outcome IN ('declined', 'timeout')`);
+  return rows.map((r) => r.workerId);
+}
+
+export async function workerNames(db: Queryable, ids: readonly number[]): Promise<Map<number, string>> {
+  if (ids.length === 0) return new Map();
+  const { rows } = await db.query<{ id: number; name: string }>(sql`
+    SELECT id, name FROM workers WHERE id = ANY(${[...ids]}::bigint[])`);
+  return new Map(rows.map((r) => [r.id, r.name]));
+}
+
+/** The active accounts of a worker (their phone's login): where an offer is sent. */
+export async function usersOfWorker(db: Queryable, workerId: number): Promise<number[]> {
+  const { rows } = await db.query<{ id: number }>(sql`SELECT id FROM users WHERE worker_id = ${workerId} AND active ORDER BY id`);
+  return rows.map((r) => r.id);
+}
+
+/** The jurisdiction (region path and code) of a user. */
+export async function userJurisdiction(db: Queryable, userId: number): Promise<{ code: string; path: string } | undefined> {
+  const { rows } = await db.query<{ code: string; path: string }>(sql`
+    SELECT r.code, r.path FROM users u JOIN regions r ON r.code = u.region_code WHERE u.id = ${userId}`);
+  return rows[0];
+}
+
+/** A region's code from its path. */
+export async function regionAtPath(db: Queryable, path: string): Promise<{ code: string; path: string } | undefined> {
+  const { rows } = await db.query<{ code: string; path: string }>(sql`SELECT code, path FROM regions WHERE path = ${path}`);
+  return rows[0];
+}
+
+/** Whether tickets of this category go out without a person: its own flag, or its class's. */
+export async function autoDispatches(db: Queryable, categoryCode: string): Promise<boolean> {
+  const { rows } = await db.query<{ on: boolean }>(sql`
+    SELECT c.auto_dispatch OR coalesce(p.auto_dispatch, false) AS "on"
+      FROM ticket_categories c LEFT JOIN ticket_categories p ON p.code = c.parent_code
+     WHERE c.code = ${categoryCode}`);
+  return rows[0]?.on ?? false;
+}
+
+/** Sets a category's flag; false when there is no such category. */
+export async function setAutoDispatch(tx: Queryable, code: string, enabled: boolean, now: number): Promise<boolean> {
+  const { rows } = await tx.query<{ code: string }>(sql`
+    UPDATE ticket_categories SET auto_dispatch = ${enabled}, updated_at = ${ts(now)}::timestamptz
+     WHERE code = ${code} RETURNING code`);
+  return rows.length > 0;
+}
+
+export async function autoDispatchCategories(db: Queryable): Promise<string[]> {
+  const { rows } = await db.query<{ code: string }>(sql`SELECT code FROM ticket_categories WHERE auto_dispatch ORDER BY code`);
+  return rows.map((r) => r.code);
+}

@@ -1,0 +1,47 @@
+/**
+ * Stable error codes on the wire (HTTP bodies and socket acks): `{ code, message }`.
+ * Clients branch on `code`; `message` is for people and may change.
+ */
+export const ERROR_CODES = {
+  VALIDATION_FAILED: 400,
+  AUTH_REQUIRED: 401,
+  AUTH_INVALID_CREDENTIALS: 401,
+  AUTH_TOKEN_INVALID: 401,
+  AUTH_TOKEN_EXPIRED: 401,
+  AUTH_ACCOUNT_DISABLED: 403,
+  FORBIDDEN: 403,
+  OUT_OF_JURISDICTION: 403,
+  NOT_FOUND: 404,
+  DEVICE_UNKNOWN: 400,
+  POSITION_INVALID: 400,
+  POSITION_OUT_OF_AREA: 422,
+  POSITION_IN_FUTURE: 422,
+  CONFLICT: 409,
+  PAYLOAD_TOO_LARGE: 413,
+  UNSUPPORTED_MEDIA_TYPE: 415,
+  RATE_LIMITED: 429,
+  INTERNAL: 500,
+  SERVICE_UNAVAILABLE: 503,
+  // Tickets (工单)
+  TICKET_TRANSITION_NOT_ALLOWED: 409,
+  TICKET_ACTION_FORBIDDEN: 409,
+  TICKET_ESCALATION_EXHAUSTED: 409,
+  TICKET_REASON_REQUIRED: 400,
+  TICKET_WORKER_REQUIRED: 400,
+  TICKET_WORKER_UNAVAILABLE: 409,
+  TICKET_CATEGORY_UNKNOWN: 400,
+  TICKET_DEPARTMENT_REQUIRED: 400,
+  TICKET_DEPARTMENT_UNKNOWN: 400,
+  TICKET_OUT_OF_DISTRICT: 422,
+} as const;
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export interface ApiError {
+  code: ErrorCode;
+  message: string;
+}
+
+export function isApiError(value: unknown): value is ApiError {
+  return typeof value === 'object' && value !== null && typeof (value as ApiError).code === 'string'
+    && typeof (value as ApiError).message === 'string';
+}

@@ -1,0 +1,314 @@
+/**
+ * The tickets' HTTP and realtime contract: TypeBox schemas with their inferred types under the same
+ * name. The server validates bodies and serialises responses with them; the client imports the types.
+ */
+import { Type, type Static, type TSchema } from 'typebox';
+import {
+  ESCALATION_LEVELS,
+  TICKET_ACTIONS,
+  TICKET_EVENT_KINDS,
+  TICKET_SOURCES,
+  TICKET_STAGES,
+  TICKET_STATUSES,
+  TICKET_URGENCIES,
+  TRANSITION_ACTIONS,
+} from './tickets';
+import { WORKER_ROLES } from './domain';
+
+const literals = <const T extends string[]>(values: readonly [...T]) => Type.Enum(values);
+const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
+
+/** Category codes: 'safety' or 'safety.fire'. */
+const CATEGORY_CODE = '^[a-z][a-z0-9_]*([.][a-z][a-z0-9_]*)?$';
+const DEPARTMENT_CODE = '^[a-z][a-z0-9_]*$';
+
+export const CreateTicketBody = Type.Object(
+  {
+    category: Type.String({ pattern: CATEGORY_CODE, maxLength: 64 }),
+    urgency: literals(TICKET_URGENCIES),
+    lon: Type.Number({ minimum: -180, maximum: 180 }),
+    lat: Type.Number({ minimum: -90, maximum: 90 }),
+    /** What is wrong, in the reporter's words (Open311 allows 4,000 characters). */
+    description: Type.String({ minLength: 1, maxLength: 4000 }),
+    /** Chosen by the reporting app; the same id again returns the ticket it already created. */
+    clientId: Type.Optional(Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9._:-]+$' })),
+    /** Defaults to patrol for a grid worker, hotline for the centre. */
+    source: Type.Optional(literals(TICKET_SOURCES)),
+  },
+  { additionalProperties: false },
+);
+export type CreateTicketBody = Static<typeof CreateTicketBody>;
+
+const TicketSummaryProperties = {
+  id: Type.Number(),
+  /** GD-YYYYMMDD-NNNN, dated in China Standard Time. */
+  number: Type.String(),
+  status: literals(TICKET_STATUSES),
+  urgency: literals(TICKET_URGENCIES),
+  source: literals(TICKET_SOURCES),
+  category: Type.Object({ code: Type.String(), name: Type.String(), parentCode: Nullable(Type.String()) }),
+  description: Type.String(),
+  location: Type.Object({ lon: Type.Number(), lat: Type.Number() }),
+  grid: Type.Object({ code: Type.String(), name: Type.String() }),
+  /** Where on the escalation ladder the ticket sits. */
+  level: literals(ESCALATION_LEVELS),
+  department: Nullable(Type.Object({ code: Type.String(), name: Type.String() })),
+  assignedWorker: Nullable(Type.Object({ id: Type.Number(), name: Type.String() })),
+  reporter: Type.Object({ userId: Nullable(Type.Number()), name: Nullable(Type.String()), workerId: Nullable(Type.Number()) }),
+  /** The stage whose deadline runs, null once closed or cancelled. */
+  stage: Nullable(literals(TICKET_STAGES)),
+  stageStartedAt: Nullable(Type.String()),
+  /** The running stage's deadline, ISO-8601. */
+  deadline: Nullable(Type.String()),
+  /** The overall deadline for 结案, ISO-8601. */
+  closeDeadline: Type.String(),
+  /** At the time of the response: amber from 80 % of a deadline, red once past (see deadlineAlert). */
+  alert: literals(['none', 'ok', 'amber', 'red']),
+  receivedAt: Type.String(),
+  updatedAt: Type.String(),
+  closedAt: Nullable(Type.String()),
+  photoCount: Type.Number(),
+};
+
+export const TicketSummary = Type.Object(TicketSummaryProperties);
+export type TicketSummary = Static<typeof TicketSummary>;
+
+export const TicketEventDto = Type.Object({
+  id: Type.Number(),
+  at: Type.String(),
+  kind: literals(TICKET_EVENT_KINDS),
+  fromStatus: Nullable(literals(TICKET_STATUSES)),
+  toStatus: Nullable(literals(TICKET_STATUSES)),
+  /** Null for the system (deadline escalation). */
+  actor: Nullable(Type.Object({ userId: Type.Number(), name: Type.String() })),
+  reason: Nullable(Type.String()),
+  note: Nullable(Type.String()),
+  detail: Type.Unknown(),
+});
+export type TicketEventDto = Static<typeof TicketEventDto>;
+
+export const TicketPhotoDto = Type.Object({
+  id: Type.Number(),
+  mime: Type.String(),
+  bytes: Type.Number(),
+  createdAt: Type.String(),
+  /** Where to fetch it (with the same bearer token). */
+  url: Type.String(),
+});
+export type TicketPhotoDto = Static<typeof TicketPhotoDto>;
+
+export const DepartmentReplyDto = Type.Object({
+  id: Type.Number(),
+  department: Type.Object({ code: Type.String(), name: Type.String() }),
+  acceptedAt: Type.String(),
+  contacted: Type.String(),
+  actions: Type.String(),
+  dueBy: Type.String(),
+  recordedAt: Type.String(),
+});
+export type DepartmentReplyDto = Static<typeof DepartmentReplyDto>;
+
+export const TicketDetail = Type.Object({
+  ...TicketSummaryProperties,
+  timeline: Type.Array(TicketEventDto),
+  photos: Type.Array(TicketPhotoDto),
+  departmentReplies: Type.Array(DepartmentReplyDto),
+  /** What the caller may do now (the machine's answer for this user). */
+  actions: Type.Array(literals(TICKET_ACTIONS)),
+});
+export type TicketDetail = Static<typeof TicketDetail>;
+
+export const TicketsQuery = Type.Object(
+  {
+    status: Type.Optional(literals(TICKET_STATUSES)),
+    /** A class ('safety') includes its sub-categories. */
+    category: Type.Optional(Type.String({ pattern: CATEGORY_CODE, maxLength: 64 })),
+    /** Past its running or its overall deadline (open tickets only). */
+    overdue: Type.Optional(Type.Boolean()),
+    level: Type.Optional(literals(ESCALATION_LEVELS)),
+    /** Only tickets assigned to the signed-in worker. */
+    mine: Type.Optional(Type.Boolean()),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 100 })),
+    offset: Type.Optional(Type.Integer({ minimum: 0, default: 0 })),
+  },
+  { additionalProperties: false },
+);
+export type TicketsQuery = Static<typeof TicketsQuery>;
+
+export const TicketList = Type.Object({ total: Type.Number(), items: Type.Array(TicketSummary) });
+export type TicketList = Static<typeof TicketList>;
+
+export const TicketIdParams = Type.Object({ id: Type.Integer({ minimum: 1 }) });
+export type TicketIdParams = Static<typeof TicketIdParams>;
+
+export const TicketPhotoParams = Type.Object({ id: Type.Integer({ minimum: 1 }), photoId: Type.Integer({ minimum: 1 }) });
+export type TicketPhotoParams = Static<typeof TicketPhotoParams>;
+
+export const TransitionBody = Type.Object(
+  {
+    action: literals(TRANSITION_ACTIONS),
+    /** dispatch: the worker to send it to. */
+    workerId: Type.Optional(Type.Integer({ minimum: 1 })),
+    /** Required to decline, return, cancel and reopen. */
+    reason: Type.Optional(Type.String({ maxLength: 1000 })),
+    note: Type.Optional(Type.String({ maxLength: 2000 })),
+    /** escalate to a department: which one (default: the category's). */
+    departmentCode: Type.Optional(Type.String({ pattern: DEPARTMENT_CODE, maxLength: 64 })),
+  },
+  { additionalProperties: false },
+);
+export type TransitionBody = Static<typeof TransitionBody>;
+
+/** A department's reply to the centre's whistle: the four things it must carry. */
+export const DepartmentReplyBody = Type.Object(
+  {
+    /** The department replying (default: the one the ticket was referred to). */
+    departmentCode: Type.Optional(Type.String({ pattern: DEPARTMENT_CODE, maxLength: 64 })),
+    /** When the department accepted the matter. */
+    acceptedAt: Type.String({ format: 'date-time' }),
+    /** Whom it contacted (the resident, the party responsible …). */
+    contacted: Type.String({ minLength: 1, maxLength: 500 }),
+    /** What it has done. */
+    actions: Type.String({ minLength: 1, maxLength: 2000 }),
+    /** By when it will be settled. */
+    dueBy: Type.String({ format: 'date-time' }),
+    note: Type.Optional(Type.String({ maxLength: 2000 })),
+  },
+  { additionalProperties: false },
+);
+export type DepartmentReplyBody = Static<typeof DepartmentReplyBody>;
+
+export const TicketCategoryDto = Type.Object({
+  code: Type.String(),
+  parentCode: Nullable(Type.String()),
+  name: Type.String(),
+  departmentCode: Nullable(Type.String()),
+  sortOrder: Type.Number(),
+  active: Type.Boolean(),
+});
+export type TicketCategoryDto = Static<typeof TicketCategoryDto>;
+export const TicketCategoryList = Type.Array(TicketCategoryDto);
+
+export const CategoryParams = Type.Object({ code: Type.String({ pattern: CATEGORY_CODE, maxLength: 64 }) });
+export type CategoryParams = Static<typeof CategoryParams>;
+
+export const PutCategoryBody = Type.Object(
+  {
+    name: Type.String({ minLength: 1, maxLength: 64 }),
+    parentCode: Type.Optional(Nullable(Type.String({ pattern: CATEGORY_CODE, maxLength: 64 }))),
+    departmentCode: Type.Optional(Nullable(Type.String({ pattern: DEPARTMENT_CODE, maxLength: 64 }))),
+    sortOrder: Type.Optional(Type.Integer({ minimum: 0, maximum: 10_000 })),
+    active: Type.Optional(Type.Boolean()),
+  },
+  { additionalProperties: false },
+);
+export type PutCategoryBody = Static<typeof PutCategoryBody>;
+
+export const DepartmentDto = Type.Object({ code: Type.String(), name: Type.String(), fullName: Type.String(), active: Type.Boolean() });
+export type DepartmentDto = Static<typeof DepartmentDto>;
+export const DepartmentList = Type.Array(DepartmentDto);
+
+const minutes = Type.Integer({ minimum: 1, maximum: 525_600 });
+const StageMinutes = Type.Object(
+  { register: minutes, dispatch: minutes, accept: minutes, resolve: minutes, verify: minutes, close: minutes },
+  { additionalProperties: false },
+);
+/** Minutes per stage by urgency (the shape of DeadlineRules). */
+export const DeadlineRulesDto = Type.Object(
+  { immediate: StageMinutes, scheduled: StageMinutes, long_term: StageMinutes },
+  { additionalProperties: false },
+);
+export type DeadlineRulesDto = Static<typeof DeadlineRulesDto>;
+
+// Realtime payloads (declared in ServerToClientEvents).
+
+/** A ticket changed: the ticket after, and the timeline entry that says what happened. */
+export interface TicketChange {
+  ticket: TicketSummary;
+  event: TicketEventDto;
+}
+
+/** The notice an escalation sends to the level above ("中心吹哨"). */
+export interface TicketEscalationNotice extends TicketChange {
+  fromLevel: (typeof ESCALATION_LEVELS)[number];
+  toLevel: (typeof ESCALATION_LEVELS)[number];
+  /** The region whose desk now holds the ticket (the district, for a department referral). */
+  target: { level: (typeof ESCALATION_LEVELS)[number]; regionCode: string; regionName: string };
+  department: { code: string; name: string } | null;
+  /** The stage whose deadline passed, when the scheduler escalated; null for a person's decision. */
+  overdueStage: (typeof TICKET_STAGES)[number] | null;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Dispatch to the nearest free worker: recommendations, offers to a worker's phone, re-offers.
+
+export const CandidatesQuery = Type.Object(
+  { limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 50, default: 10 })) },
+  { additionalProperties: false },
+);
+export type CandidatesQuery = Static<typeof CandidatesQuery>;
+
+/** A worker recommended for a ticket: on duty, online, a fresh position, room for another task. */
+export const DispatchCandidate = Type.Object({
+  /** Place in the list, 1 = whom to send first. */
+  rank: Type.Integer(),
+  workerId: Type.Number(),
+  name: Type.String(),
+  role: literals(WORKER_ROLES),
+  /** Responsible for the ticket's own grid (属地): ranked before everyone else, however far. */
+  sameGrid: Type.Boolean(),
+  /** True ground distance (WGS84 geodesic, as PostGIS `ST_Distance(geography)`) from the ticket, m. */
+  distanceM: Type.Number(),
+  /** Straight-line walking time, s (not a route). */
+  etaS: Type.Number(),
+  location: Type.Object({ lon: Type.Number(), lat: Type.Number() }),
+  /** Time of the position the distance was measured from, ISO-8601. */
+  fixAt: Type.String(),
+  /** Tickets the worker holds now (dispatched, accepted, in progress). */
+  openTasks: Type.Integer(),
+});
+export type DispatchCandidate = Static<typeof DispatchCandidate>;
+export const DispatchCandidateList = Type.Array(DispatchCandidate);
+export type DispatchCandidateList = Static<typeof DispatchCandidateList>;
+
+export const AutoDispatchBody = Type.Object({ enabled: Type.Boolean() }, { additionalProperties: false });
+export type AutoDispatchBody = Static<typeof AutoDispatchBody>;
+
+/** Codes of the categories dispatched without a person (a class's flag covers its sub-categories). */
+export const AutoDispatchCategories = Type.Array(Type.String());
+export type AutoDispatchCategories = Static<typeof AutoDispatchCategories>;
+
+/** Why the system offered a ticket to the next worker. */
+export const REOFFER_TRIGGERS = ['declined', 'timeout'] as const;
+export type ReofferTrigger = (typeof REOFFER_TRIGGERS)[number];
+
+/** A task offered to a worker: sent to the worker's own account (room `user:<userId>`). */
+export interface TaskOffer {
+  ticket: TicketSummary;
+  offeredAt: string;
+  /** When it goes to the next worker unless accepted or declined; null when offers never time out. */
+  expiresAt: string | null;
+  /** From the worker's position when offered; null when it was not among the recommended. */
+  distanceM: number | null;
+  etaS: number | null;
+}
+
+/** An offer taken back from a worker (it went to someone else, or the ticket moved on). */
+export interface TaskWithdrawal {
+  ticketId: number;
+  number: string;
+  /** 'timeout' when it went to the next worker unanswered; else what happened to the ticket (reassigned, cancelled, escalated …). */
+  reason: 'timeout' | (typeof TICKET_EVENT_KINDS)[number];
+}
+
+/** To the ticket's dashboards: the system offered it to the next worker, or found nobody free. */
+export interface TicketReoffer {
+  ticket: TicketSummary;
+  /** The timeline entry of the re-offer; null when nobody was free and nothing changed. */
+  event: TicketEventDto | null;
+  trigger: ReofferTrigger;
+  /** Who declined or did not answer. */
+  from: { workerId: number; name: string };
+  /** Who has it now, with their rank and distance among the recommended; null when nobody free is left: a dispatcher must decide. */
+  to: { workerId: number; name: string; rank: number | null; distanceM: number | null; etaS: number | null } | null;
+}

@@ -1,0 +1,198 @@
+/**
+ * A ticket's whole life across two screens, end to end: the demo grid worker files it from their
+ * phone (/field), it appears live in the street dispatcher's queue (/dispatch), the dispatcher
+ * registers it and sends the worker, who accepts, starts, photographs and resolves it on the phone;
+ * the dispatcher verifies and closes it. Two browsers (two sessions), the real server, the patrol
+ * simulator running. Screenshots land in test-results/.
+ */
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import type { Page } from 'playwright-core';
+import { sql, type Db } from '../../server/db';
+import type { App } from '../../server/app';
+import type { Clock } from '../../server/clock';
+import { CLIENT_DIST, ensureClientBuild } from '../../server/client-build';
+import { Simulator } from '../../server/simulator/simulator';
+import { createTestDb, TEST_DEMO_PASSWORD } from '../support/db';
+import { buildTestApp } from '../support/app';
+import { launchBrowser, screenshot, type TestBrowser } from '../support/browser';
+
+/** 14:00 in Shanghai when the test starts, so the day shift (and the demo worker) is on duty. */
+function daytimeClock(): Clock {
+  const now = Date.now();
+  const shanghaiMidnight = Math.floor((now + 8 * 3_600_000) / 86_400_000) * 86_400_000 - 8 * 3_600_000;
+  const offset = shanghaiMidnight + 14 * 3_600_000 - now;
+  return { now: () => Date.now() + offset };
+}
+
+/** A 1×1 PNG: the "result photo". */
+const PNG = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==', 'base64');
+const PHONE_DEVICE = 'e2e-demo-worker-phone';
+
+let db: Db;
+let app: App;
+let clock: Clock;
+let simulator: Simulator;
+let deskBrowser: TestBrowser;
+let phoneBrowser: TestBrowser;
+let base: string;
+let desk: Page;
+let phone: Page;
+let me: { workerId: number; lon: number; lat: number };
+let fixTimer: ReturnType<typeof setInterval> | undefined;
+let ticketNumber = '';
+
+async function waitFor<T>(what: string, probe: () => Promise<T>, ok: (value: T) => boolean, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const value = await probe();
+      if (ok(value)) return value;
+      last = value;
+    } catch (error) {
+      last = (error as Error).message;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; last: ${JSON.stringify(last)}`);
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+}
+
+async function signIn(page: Page, username: string): Promise<void> {
+  await page.goto(`${base}/login`);
+  await page.fill('input[name=username]', username);
+  await page.fill('input[name=password]', TEST_DEMO_PASSWORD);
+  await page.click('button[type=submit]');
+}
+
+/** The demo worker's phone reports a fix inside their own grid (so they are a fresh, online candidate). */
+async function sendFix(): Promise<void> {
+  const params = new URLSearchParams({
+    id: PHONE_DEVICE,
+    lat: me.lat.toFixed(7),
+    lon: me.lon.toFixed(7),
+    timestamp: String(Math.floor(clock.now() / 1000)),
+    speed: '0',
+    accuracy: '5',
+    batt: '80',
+  });
+  const res = await fetch(`${base}/api/osmand?${params}`, { method: 'POST' });
+  await res.arrayBuffer();
+}
+
+const row = () => desk.locator(`[data-testid=ticket-row][data-number="${ticketNumber}"]`);
+const detailStatus = () => desk.getByTestId('ticket-detail').getAttribute('data-status');
+const task = () => phone.locator(`[data-testid=task][data-number="${ticketNumber}"]`);
+
+beforeAll(async () => {
+  await ensureClientBuild((m) => console.error(`[e2e] ${m}`));
+  db = await createTestDb();
+  clock = daytimeClock();
+  app = await buildTestApp(db, { clock, clientDir: CLIENT_DIST, config: { tickMs: 250 } });
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+  simulator = new Simulator(db, app.ingest, clock, { baseUrl: base, intervalS: 10, concurrency: 1024 });
+  await simulator.load();
+  simulator.start();
+
+  const { rows } = await db.query<{ workerId: number; lon: number; lat: number }>(sql`
+    SELECT u.worker_id AS "workerId", ST_X(ST_PointOnSurface(g.geom)) AS lon, ST_Y(ST_PointOnSurface(g.geom)) AS lat
+      FROM users u JOIN workers w ON w.id = u.worker_id JOIN regions g ON g.code = w.home_grid_code WHERE u.username = 'worker'`);
+  me = rows[0]!;
+  await app.ingest.registerDevice(PHONE_DEVICE, me.workerId, 'phone');
+  await sendFix();
+  fixTimer = setInterval(() => void sendFix().catch(() => {}), 3000);
+
+  deskBrowser = await launchBrowser();
+  phoneBrowser = await launchBrowser();
+  desk = await deskBrowser.open(1920, 1080);
+  phone = await phoneBrowser.open(390, 844);
+}, 240_000);
+
+afterAll(async () => {
+  if (fixTimer) clearInterval(fixTimer);
+  simulator?.stop();
+  await deskBrowser?.close();
+  await phoneBrowser?.close();
+  await app?.close();
+  await db?.close();
+});
+
+describe('a ticket from the field to 结案', () => {
+  test('the dispatcher and the worker sign in', async () => {
+    await signIn(desk, 'dispatcher');
+    await desk.waitForURL(`${base}/dispatch`);
+    await desk.getByTestId('ticket-queue').waitFor();
+    await signIn(phone, 'worker');
+    await phone.waitForURL(`${base}/field`);
+    await phone.getByTestId('my-tasks').waitFor();
+  });
+
+  test('the worker files a problem from the phone', async () => {
+    await phone.getByTestId('report-open').click();
+    const form = phone.getByTestId('report-form');
+    // The first real category in the list.
+    await waitFor('categories', () => form.locator('select[name=category] option:not([disabled])').count(), (n) => n > 0);
+    const value = await form.locator('select[name=category] option:not([disabled])').first().getAttribute('value');
+    await form.locator('select[name=category]').selectOption(value!);
+    await form.locator('select[name=urgency]').selectOption('immediate');
+    await form.locator('textarea[name=description]').fill('井盖缺失，行人有跌落风险（端到端测试）');
+    await phone.getByTestId('report-submit').click();
+    const message = await waitFor('the ticket number', () => phone.getByTestId('report-message').textContent(), (t) => /GD-\d{8}-\d{4}/.test(t ?? ''));
+    ticketNumber = /GD-\d{8}-\d{4}/.exec(message!)![0];
+  });
+
+  test('it appears live in the dispatcher’s queue; registered, then sent to the demo worker', async () => {
+    await row().waitFor({ timeout: 15_000 });
+    await expect(row().getAttribute('data-status')).resolves.toBe('received');
+    await screenshot(desk, 'dispatch-1920x1080-queue');
+    await row().click();
+    await desk.getByTestId('action-register').click();
+    await waitFor('registered', detailStatus, (s) => s === 'registered');
+
+    // The demo worker among the recommended (the first one, if the ranking agrees).
+    const mine = desk.locator(`[data-testid=candidate][data-worker-id="${me.workerId}"]`);
+    await mine.waitFor({ timeout: 20_000 });
+    const first = desk.locator('[data-testid=candidate][data-rank="1"]');
+    const firstId = Number(await first.getAttribute('data-worker-id'));
+    await desk.waitForTimeout(1500); // the map fits the candidates
+    await screenshot(desk, 'dispatch-1920x1080');
+    if (firstId === me.workerId) await first.getByTestId('assign').click();
+    else await mine.getByTestId('assign').click();
+    await waitFor('dispatched', detailStatus, (s) => s === 'dispatched');
+  });
+
+  test('the worker sees the task live, accepts, starts, photographs and resolves it', async () => {
+    await task().waitFor({ timeout: 15_000 });
+    await expect(task().getAttribute('data-status')).resolves.toBe('dispatched');
+    await phone.screenshot({ path: 'test-results/field-390x844-offer.png', fullPage: true });
+    await task().getByTestId('task-accept').click();
+    await waitFor('accepted', () => task().getAttribute('data-status'), (s) => s === 'accepted');
+    await task().getByTestId('task-start').click();
+    await waitFor('in progress', () => task().getAttribute('data-status'), (s) => s === 'in_progress');
+    await task().getByTestId('task-photo').setInputFiles({ name: 'result.png', mimeType: 'image/png', buffer: PNG });
+    await waitFor('the photo', () => task().textContent(), (t) => /1/.test(t ?? '') && /照片/.test(t ?? ''));
+    await screenshot(phone, 'field-390x844');
+    await task().getByTestId('task-resolve').click();
+    await task().waitFor({ state: 'detached', timeout: 15_000 });
+    // The grid map below the tasks still draws (scrolled into view on the phone).
+    await phone.evaluate(() => window.scrollTo(0, document.body.scrollHeight));
+    await waitFor('the phone’s map', () => phone.evaluate(() => window.__gridline?.maps[0]?.idle() ?? false), (idle) => idle);
+    await screenshot(phone, 'field-390x844-map');
+  });
+
+  test('the dispatcher verifies and closes it: 结案', async () => {
+    await waitFor('resolved on the desk', detailStatus, (s) => s === 'resolved', 15_000);
+    await desk.getByTestId('action-verify').click();
+    await waitFor('verified', detailStatus, (s) => s === 'verified');
+    await desk.getByTestId('action-close').click();
+    await waitFor('closed', detailStatus, (s) => s === 'closed');
+    await expect(desk.getByTestId('ticket-detail').locator('.status').textContent()).resolves.toBe('结案');
+    await expect(row().getAttribute('data-status')).resolves.toBe('closed');
+    await screenshot(desk, 'dispatch-1920x1080-closed');
+  });
+
+  test('no errors in either browser console', () => {
+    expect([...deskBrowser.errors, ...phoneBrowser.errors]).toEqual([]);
+  });
+});

@@ -1,0 +1,28 @@
+import { build, type App } from '../../server/app';
+import { loadConfig, type Config } from '../../server/config';
+import type { Db } from '../../server/db';
+import type { Clock } from '../../server/clock';
+import { TEST_DEMO_PASSWORD } from './template';
+
+export interface TestAppOptions {
+  clock?: Clock;
+  config?: Partial<Config>;
+  clientDir?: string;
+}
+
+/** The real application on a test database (no client files, no listening unless asked). */
+export async function buildTestApp(db: Db, options: TestAppOptions = {}): Promise<App> {
+  const config = { ...loadConfig({}), demoPassword: TEST_DEMO_PASSWORD, ...options.config };
+  return build({ db, config, clock: options.clock, clientDir: options.clientDir });
+}
+
+/** Logs in through the real endpoint and returns the bearer header. */
+export async function login(app: App, username: string, password = TEST_DEMO_PASSWORD): Promise<{ authorization: string }> {
+  const res = await app.inject({ method: 'POST', url: '/api/auth/login', payload: { username, password } });
+  if (res.statusCode !== 200) throw new Error(`login ${username} failed: ${res.statusCode} ${res.body}`);
+  return { authorization: `Bearer ${(res.json() as { token: string }).token}` };
+}
+
+export async function token(app: App, username: string): Promise<string> {
+  return (await login(app, username)).authorization.slice('Bearer '.length);
+}

@@ -1,0 +1,75 @@
+import path from 'node:path';
+import { defineConfig } from 'vitest/config';
+import vue from '@vitejs/plugin-vue';
+
+const root = import.meta.dirname;
+const alias = {
+  '@client': path.join(root, 'client'),
+  '@server': path.join(root, 'server'),
+  '@shared': path.join(root, 'shared'),
+};
+
+export default defineConfig({
+  root: path.join(root, 'client'),
+  plugins: [vue()],
+  resolve: { alias },
+  build: {
+    outDir: path.join(root, 'dist/client'),
+    emptyOutDir: true,
+    chunkSizeWarningLimit: 2048,
+    rolldownOptions: {
+      output: {
+        // One long-cached chunk per big library: an app change then re-downloads only app code.
+        // Higher priority claims a module first (vue's runtime is imported by vue-echarts too).
+        codeSplitting: {
+          groups: [
+            { name: 'vue', test: /node_modules[\\/](@vue|vue|vue-router|pinia|vue-i18n|@intlify)[\\/]/, priority: 40 },
+            { name: 'maplibre', test: /node_modules[\\/](maplibre-gl|@maplibre|@mapbox|kdbush|gl-matrix|earcut|pbf)[\\/]/, priority: 30 },
+            { name: 'deck', test: /node_modules[\\/](@deck\.gl|@luma\.gl|@math\.gl|@loaders\.gl|@probe\.gl|@arcgis)[\\/]/, priority: 20 },
+            { name: 'echarts', test: /node_modules[\\/](echarts|zrender|vue-echarts|tslib)[\\/]/, priority: 10 },
+          ],
+        },
+      },
+    },
+  },
+  server: {
+    proxy: {
+      '/api': 'http://127.0.0.1:3000',
+      '/docs': 'http://127.0.0.1:3000',
+      '/socket.io': { target: 'ws://127.0.0.1:3000', ws: true },
+    },
+  },
+  test: {
+    root,
+    projects: [
+      { extends: true, test: { name: 'unit', root, include: ['tests/unit/**/*.test.ts'], sequence: { groupOrder: 0 } } },
+      {
+        extends: true,
+        test: {
+          name: 'integration',
+          root,
+          include: ['tests/integration/**/*.test.ts'],
+          globalSetup: ['tests/support/global-db.ts'],
+          testTimeout: 60_000,
+          hookTimeout: 180_000,
+          // Each file gets its own database copied from one template; two at a time fit 2 cores.
+          maxWorkers: 2,
+          sequence: { groupOrder: 1 },
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'e2e',
+          root,
+          include: ['tests/e2e/**/*.test.ts'],
+          globalSetup: ['tests/support/global-db.ts'],
+          testTimeout: 120_000,
+          hookTimeout: 300_000,
+          fileParallelism: false,
+          sequence: { groupOrder: 2 },
+        },
+      },
+    ],
+  },
+});
