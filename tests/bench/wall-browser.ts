@@ -140,6 +140,8 @@ interface WindowFigures {
   taskMsPerDelta: number;
   scriptMsPerDelta: number;
   fps: number;
+  /** Main-thread time per drawn frame (animation frame). */
+  taskMsPerFrame: number;
   heapMb: number;
 }
 
@@ -157,6 +159,7 @@ function between(a: PageSample, b: PageSample): WindowFigures {
     taskMsPerDelta: deltas > 0 ? taskMs / deltas : NaN,
     scriptMsPerDelta: deltas > 0 ? scriptMs / deltas : NaN,
     fps: (b.frames - a.frames) / seconds,
+    taskMsPerFrame: b.frames > a.frames ? taskMs / (b.frames - a.frames) : NaN,
     heapMb: b.heapMb,
   };
 }
@@ -255,6 +258,7 @@ async function run(): Promise<BenchReport> {
     Number.isFinite(w.taskMsPerDelta) ? fmt(w.taskMsPerDelta, 2) : '–',
     Number.isFinite(w.scriptMsPerDelta) ? fmt(w.scriptMsPerDelta, 2) : '–',
     fmt(w.fps, 1),
+    Number.isFinite(w.taskMsPerFrame) ? fmt(w.taskMsPerFrame, 1) : '–',
     fmt(w.heapMb, 0),
   ];
   return {
@@ -270,7 +274,7 @@ async function run(): Promise<BenchReport> {
     tables: [
       {
         title: `The wall in Chromium at 1920×1080, ${fmt(WORKERS)} workers, hub tick ${TICK_MS} ms`,
-        headers: ['Window', 's', 'delta frames', 'workers / frame', 'main thread ms/s', 'JS ms/s', 'main thread ms / update', 'JS ms / update', 'fps', 'JS heap MB'],
+        headers: ['Window', 's', 'delta frames', 'workers / frame', 'main thread ms/s', 'JS ms/s', 'main thread ms / update', 'JS ms / update', 'fps', 'main thread ms / frame', 'JS heap MB'],
         rows: [row('still (baseline: no positions arriving)', idle), row(`moving (${fmt(RATE)} fixes/s)`, moving)],
         note:
           `Server side in the moving window: ${load ? `${fmt(load.storedPerS)} fixes/s stored, ack p99 ${fmt(load.ack.p99)} ms` : 'no result'}. ` +
