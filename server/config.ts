@@ -24,6 +24,12 @@ export interface Config {
   simulate: boolean;
   /** Seconds between a simulated worker's reports. */
   simulateIntervalS: number;
+  /** Simulated tickets: filed by the simulated work force and centre, handled by simulated workers and desks. */
+  simulateTickets: boolean;
+  /** Multiplier on the published filing rhythm (1 ≈ 30 tickets/h for Yingze's 853 grids; 0 files none). */
+  simulateTicketRate: number;
+  /** Seconds a simulated desk waits before acting on a simulated ticket (a person can act first). */
+  simulateDeskGraceS: number;
   /** A worker with no position for this long turns offline, ms. */
   offlineAfterMs: number;
   /** Tick of live deltas to dashboards, ms. */
@@ -50,6 +56,14 @@ function int(name: string, fallback: number, env: NodeJS.ProcessEnv): number {
   return value;
 }
 
+function nonNegative(name: string, fallback: number, env: NodeJS.ProcessEnv): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value < 0) throw new Error(`${name} must be a non-negative number, got "${raw}"`);
+  return value;
+}
+
 function atLeastOne(name: string, fallback: number, env: NodeJS.ProcessEnv): number {
   const value = int(name, fallback, env);
   if (value < 1) throw new Error(`${name} must be at least 1, got "${env[name]}"`);
@@ -71,6 +85,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel: env.LOG_LEVEL || 'info',
     simulate: env.SIMULATE !== '0',
     simulateIntervalS: int('SIMULATE_INTERVAL_S', 10, env),
+    // Needs the patrolling work force: on by default wherever SIMULATE is.
+    simulateTickets: env.SIMULATE !== '0' && env.SIMULATE_TICKETS !== '0',
+    simulateTicketRate: nonNegative('SIMULATE_TICKET_RATE', 1, env),
+    simulateDeskGraceS: int('SIMULATE_DESK_GRACE_S', 120, env),
     offlineAfterMs: int('OFFLINE_AFTER_S', 300, env) * 1000,
     tickMs: int('TICK_MS', 100, env),
     osmandPort: int('OSMAND_PORT', 5055, env),

@@ -15,6 +15,7 @@ import { progressBar } from '../seeds/progress';
 import Fastify from 'fastify';
 import { registerOsmAnd } from './devices/routes';
 import { Simulator } from './simulator/simulator';
+import { TicketSimulator } from './simulator/tickets';
 
 const log = (msg: string) => console.error(`[gridline] ${msg}`);
 
@@ -71,11 +72,27 @@ async function main(): Promise<void> {
   }
 
   let simulator: Simulator | undefined;
+  let ticketSimulator: TicketSimulator | undefined;
   if (config.simulate) {
-    simulator = new Simulator(db, app.ingest, app.clock, { baseUrl: `http://127.0.0.1:${(app.server.address() as { port: number }).port}`, intervalS: config.simulateIntervalS });
+    const baseUrl = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
+    simulator = new Simulator(db, app.ingest, app.clock, { baseUrl, intervalS: config.simulateIntervalS });
     const n = await simulator.load();
     simulator.start();
     log(`Simulator: ${n} grid workers patrolling (${simulator.onDuty()} on duty now), reporting every ${config.simulateIntervalS} s. SIMULATE=0 turns it off.`);
+    if (config.simulateTickets) {
+      // Tickets go through the API like everyone's: the simulator's own accounts, tokens from the app's signer.
+      ticketSimulator = new TicketSimulator(db, app.clock, simulator, {
+        baseUrl,
+        sign: (user) => app.issueToken(user),
+        rate: config.simulateTicketRate,
+        deskGraceS: config.simulateDeskGraceS,
+        offerTimeoutS: config.dispatchOfferTimeoutS,
+        warn: (message) => app.log.warn(message),
+      });
+      await ticketSimulator.load();
+      await ticketSimulator.start();
+      log(ticketSimulator.describe());
+    }
   }
 
   let closing = false;
@@ -83,6 +100,7 @@ async function main(): Promise<void> {
     if (closing) return;
     closing = true;
     log(`${signal}: shutting down…`);
+    await ticketSimulator?.stop();
     simulator?.stop();
     await deviceServer.close();
     await app.close();

@@ -1,7 +1,9 @@
 /**
  * Patrol behaviour of one simulated grid worker, with no I/O: walking between random waypoints
  * inside the home grid at 3–5 km/h, shifts by time of day (Asia/Shanghai), battery drain and the
- * odd dead zone whose fixes are buffered and sent late. Deterministic from its seed.
+ * odd dead zone whose fixes are buffered and sent late. Sent to a task, the worker walks straight
+ * to it (leaving the grid if need be), stays there while handling it, then walks back and patrols
+ * on. Deterministic from its seed.
  */
 import { createRandom } from '../../seeds/random';
 import { pointInPolygon } from '@shared/geo';
@@ -48,6 +50,10 @@ export class PatrolWorker {
   private deadUntil = 0;
   readonly buffered: Fix[] = [];
   private wasOnDuty = false;
+  /** Where the task the worker is handling lies, if any. */
+  private task: [number, number] | null = null;
+  /** Walking back into the home grid after a task elsewhere. */
+  private returning = false;
 
   constructor(
     readonly workerId: number,
@@ -80,6 +86,36 @@ export class PatrolWorker {
       if (this.inside(lon, lat)) return [lon, lat];
     }
     return [this.lon ?? (x0 + x1) / 2, this.lat ?? (y0 + y1) / 2];
+  }
+
+  /** Sends the worker to a task's place: they walk straight there and stay until released. */
+  goTo(lon: number, lat: number): void {
+    this.task = [lon, lat];
+    this.target = [lon, lat];
+    this.returning = false;
+  }
+
+  /** The task is done (or taken away): back to patrolling the home grid. */
+  release(): void {
+    if (!this.task) return;
+    this.task = null;
+    this.target = this.randomPoint();
+    this.returning = !this.inside(this.lon, this.lat);
+  }
+
+  /** Whether the worker is on a task or on the way back from one (not patrolling their grid). */
+  get busy(): boolean {
+    return this.task !== null || this.returning;
+  }
+
+  /** Whether the worker stands at their task's place. */
+  get atTask(): boolean {
+    return this.task !== null && this.lon === this.task[0] && this.lat === this.task[1];
+  }
+
+  /** Walking speed, m/s. */
+  get walkSpeed(): number {
+    return this.speed;
   }
 
   onDuty(t: number): boolean {
@@ -116,6 +152,24 @@ export class PatrolWorker {
   private walk(dt: number): void {
     const mPerDegLon = M_PER_DEG_LAT * Math.cos((this.lat * Math.PI) / 180);
     let remaining = this.speed * dt;
+    if (this.task || this.returning) {
+      // Straight to the task (or back into the grid), wherever the grid's edge is.
+      const [tx, ty] = this.task ?? this.target;
+      const dx = (tx - this.lon) * mPerDegLon;
+      const dy = (ty - this.lat) * M_PER_DEG_LAT;
+      const dist = Math.hypot(dx, dy);
+      if (dist <= remaining) {
+        [this.lon, this.lat] = [tx, ty];
+      } else {
+        this.lon += (dx / dist) * (remaining / mPerDegLon);
+        this.lat += (dy / dist) * (remaining / M_PER_DEG_LAT);
+      }
+      if (this.returning && this.inside(this.lon, this.lat)) {
+        this.returning = false;
+        this.target = this.randomPoint();
+      }
+      return;
+    }
     for (let guard = 0; remaining > 0 && guard < 4; guard++) {
       const dx = (this.target[0] - this.lon) * mPerDegLon;
       const dy = (this.target[1] - this.lat) * M_PER_DEG_LAT;
@@ -145,11 +199,12 @@ export class PatrolWorker {
     const mPerDegLon = M_PER_DEG_LAT * Math.cos((this.lat * Math.PI) / 180);
     const dx = this.target[0] - this.lon;
     const dy = this.target[1] - this.lat;
+    const still = this.atTask;
     return {
       time: t,
       lon: this.lon + noise() / mPerDegLon,
       lat: this.lat + noise() / M_PER_DEG_LAT,
-      speed: this.speed * (0.8 + this.random() * 0.4),
+      speed: still ? this.random() * 0.2 : this.speed * (0.8 + this.random() * 0.4),
       heading: ((Math.atan2(dx * mPerDegLon, dy * M_PER_DEG_LAT) * 180) / Math.PI + 360) % 360,
       battery: Math.max(0, this.battery),
       accuracy,

@@ -2,7 +2,13 @@ import type { Db } from '../db';
 import type { Clock } from '../clock';
 import type { PositionIngest } from '../realtime/ingest';
 import { PatrolWorker, type Fix } from './patrol';
-import { loadFieldWorkers } from './repository';
+import { loadFieldWorkers, type FieldWorker } from './repository';
+
+/** One simulated field worker: who they are and how they walk. */
+export interface SimulatedWorker {
+  info: FieldWorker;
+  patrol: PatrolWorker;
+}
 
 export interface SimulatorOptions {
   /** The server's own base URL: fixes go in through its OsmAnd endpoint, as a phone's would. */
@@ -25,6 +31,7 @@ const KNOTS_PER_MS = 1 / 0.514444;
  */
 export class Simulator {
   private workers: PatrolWorker[] = [];
+  private roster: SimulatedWorker[] = [];
   private timer: NodeJS.Timeout | undefined;
   private tickNo = 0;
   private inFlight = 0;
@@ -42,12 +49,20 @@ export class Simulator {
   async load(): Promise<number> {
     const field = await loadFieldWorkers(this.db, this.options.limit);
     this.workers = [];
+    this.roster = [];
     for (const w of field) {
       const device = `sim-${w.code}`;
       await this.ingest.registerDevice(device, w.id, 'simulated');
-      this.workers.push(new PatrolWorker(w.id, device, w.grid, `patrol:${w.code}`));
+      const patrol = new PatrolWorker(w.id, device, w.grid, `patrol:${w.code}`);
+      this.workers.push(patrol);
+      this.roster.push({ info: w, patrol });
     }
     return this.workers.length;
+  }
+
+  /** The simulated work force (after `load`): the ticket simulator files and handles tickets as them. */
+  get fieldWorkers(): readonly SimulatedWorker[] {
+    return this.roster;
   }
 
   /** Workers currently on duty (by their shift), for logs and tests. */
