@@ -126,6 +126,11 @@ export const TicketsQuery = Type.Object(
     /** Past its running or its overall deadline (open tickets only). */
     overdue: Type.Optional(Type.Boolean()),
     level: Type.Optional(literals(ESCALATION_LEVELS)),
+    urgency: Type.Optional(literals(TICKET_URGENCIES)),
+    /** true: only open tickets (not closed or cancelled); false: only closed or cancelled ones. */
+    open: Type.Optional(Type.Boolean()),
+    /** Only tickets needing the wall's attention: open, and immediate (立刻办理) or past a deadline. */
+    attention: Type.Optional(Type.Boolean()),
     /** Only tickets assigned to the signed-in worker. */
     mine: Type.Optional(Type.Boolean()),
     limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 100 })),
@@ -312,3 +317,69 @@ export interface TicketReoffer {
   /** Who has it now, with their rank and distance among the recommended; null when nobody free is left: a dispatcher must decide. */
   to: { workerId: number; name: string; rank: number | null; distanceM: number | null; etaS: number | null } | null;
 }
+
+// ---------------------------------------------------------------------------------------------
+// The wall's view of tickets: a heatmap over a window, today's counters, tickets needing attention.
+
+/** Windows the wall offers, ending now (the server's clock); "today" starts at midnight in Asia/Shanghai, 7d / 30d exactly 7 / 30 days before. */
+export const TICKET_WINDOWS = ['today', '7d', '30d'] as const;
+export type TicketWindow = (typeof TICKET_WINDOWS)[number];
+
+export const TicketHeatQuery = Type.Object(
+  {
+    window: literals(TICKET_WINDOWS),
+    /** A class ('safety') includes its sub-categories. */
+    category: Type.Optional(Type.String({ pattern: CATEGORY_CODE, maxLength: 64 })),
+  },
+  { additionalProperties: false },
+);
+export type TicketHeatQuery = Static<typeof TicketHeatQuery>;
+
+/**
+ * Tickets received in the window inside the caller's jurisdiction, binned in PostGIS to cells of
+ * about 50 m (centroid of the cell's tickets, and how many): columnar, one entry per cell (south to
+ * north, west to east), ready for a deck.gl HeatmapLayer's binary attributes.
+ */
+export const TicketHeat = Type.Object({
+  window: literals(TICKET_WINDOWS),
+  category: Nullable(Type.String()),
+  /** ISO-8601 bounds of the window, both inclusive: `to` is now, so a ticket received this instant counts. */
+  from: Type.String(),
+  to: Type.String(),
+  /** Tickets counted (the sum of weight). */
+  total: Type.Integer(),
+  lon: Type.Array(Type.Number()),
+  lat: Type.Array(Type.Number()),
+  weight: Type.Array(Type.Integer()),
+});
+export type TicketHeat = Static<typeof TicketHeat>;
+
+export const TicketStatsQuery = Type.Object(
+  { window: Type.Optional(literals(TICKET_WINDOWS)) },
+  { additionalProperties: false },
+);
+export type TicketStatsQuery = Static<typeof TicketStatsQuery>;
+
+/** Counters for tickets received in the window (default today) in the caller's jurisdiction. */
+export const TicketStats = Type.Object({
+  window: literals(TICKET_WINDOWS),
+  /** ISO-8601 bounds of the window, both inclusive (`to` is now). */
+  from: Type.String(),
+  to: Type.String(),
+  /** Received in the window. */
+  total: Type.Integer(),
+  /** By top-level class (the five), every class present even at 0, in the classes' order. */
+  byCategory: Type.Array(Type.Object({ code: Type.String(), name: Type.String(), count: Type.Integer() })),
+  /** By current status, every status present even at 0. */
+  byStatus: Type.Record(Type.String(), Type.Integer()),
+  /** Received in the window and still open (not closed or cancelled). */
+  open: Type.Integer(),
+  /** Open now and past a running or overall deadline (any receipt time). */
+  overdueNow: Type.Integer(),
+  /** Closed in the window, and of those closed by their overall deadline (按期结案). */
+  closed: Type.Integer(),
+  closedOnTime: Type.Integer(),
+  /** closedOnTime / closed, null when nothing closed. */
+  onTimeRate: Nullable(Type.Number()),
+});
+export type TicketStats = Static<typeof TicketStats>;

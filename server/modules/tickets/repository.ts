@@ -432,15 +432,28 @@ export async function findSummary(db: Queryable, id: number, visible: Sql): Prom
   return rows[0] && toSummary(rows[0]);
 }
 
+/** Not closed or cancelled (the statuses a ticket leaves only by being reopened). */
+export const OPEN_TICKET = sql`t.status NOT IN ('closed', 'cancelled')`;
+
+/** Past its running stage's deadline or its overall one at `now` (meaningful for open tickets). */
+export function lateAt(now: number): Sql {
+  return sql`(t.stage_due_at < ${ts(now)}::timestamptz OR t.due_at < ${ts(now)}::timestamptz)`;
+}
+
 function filters(q: TicketsQuery, now: number, workerId: number | null): Sql {
-  const open = sql`t.status NOT IN ('closed', 'cancelled')`;
-  const late = sql`(t.stage_due_at < ${ts(now)}::timestamptz OR t.due_at < ${ts(now)}::timestamptz)`;
+  const open = OPEN_TICKET;
+  const late = lateAt(now);
   return sql`
     ${q.status ? sql`AND t.status = ${q.status}` : sql``}
     ${q.category ? sql`AND (t.category_code = ${q.category} OR c.parent_code = ${q.category})` : sql``}
     ${q.level ? sql`AND t.level = ${q.level}` : sql``}
+    ${q.urgency ? sql`AND t.urgency = ${q.urgency}` : sql``}
+    ${q.open === true ? sql`AND ${open}` : sql``}
+    ${q.open === false ? sql`AND NOT ${open}` : sql``}
     ${q.overdue === true ? sql`AND ${open} AND ${late}` : sql``}
     ${q.overdue === false ? sql`AND NOT (${open} AND ${late})` : sql``}
+    ${q.attention === true ? sql`AND ${open} AND (t.urgency = 'immediate' OR ${late})` : sql``}
+    ${q.attention === false ? sql`AND NOT (${open} AND (t.urgency = 'immediate' OR ${late}))` : sql``}
     ${q.mine ? sql`AND t.assigned_worker_id = ${workerId ?? -1}` : sql``}`;
 }
 

@@ -27,6 +27,7 @@ import { TicketDeadlineJob } from './deadline-job';
 import { PHOTO_MAX_BYTES, PHOTO_TYPES, PhotoStore } from './photos';
 import { TicketService } from './service';
 import * as repo from './repository';
+import { ticketStatsRoutes } from './stats-routes';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -85,13 +86,16 @@ export default fp(
       {
         schema: {
           tags: ['tickets'],
-          summary: 'Tickets in the caller’s jurisdiction, most pressing first; filter by status, category (a class includes its sub-categories), overdue, level',
+          summary: 'Tickets in the caller’s jurisdiction, most pressing first; filter by status, category (a class includes its sub-categories), overdue, level, urgency, open, attention (open and immediate or past a deadline)',
           querystring: TicketsQuery,
           response: { 200: TicketList, 400: ErrorResponse, 401: ErrorResponse },
         },
       },
       async (request) => service.list(request.principal, request.query),
     );
+
+    // The wall's heatmap and counters: /api/tickets/heat and /api/tickets/stats.
+    await ticketStatsRoutes(app);
 
     app.get(
       '/api/tickets/:id',
