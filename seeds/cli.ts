@@ -1,7 +1,8 @@
 /**
- * npm run seed -- [region] [--force] [--no-demo]
+ * npm run seed -- [region] [--force] [--no-demo] [--no-history]
  * Seeds a region (default: the demo district, yingze) into DATABASE_URL, or the embedded database
- * in DATA_DIR. Refuses a non-empty database unless --force.
+ * in DATA_DIR; the demo seed includes 30 days of closed tickets unless --no-history. Refuses a
+ * non-empty database unless --force.
  */
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../server/config';
@@ -12,10 +13,15 @@ import { progressBar } from './progress';
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
-  options: { force: { type: 'boolean', default: false }, 'no-demo': { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h' } },
+  options: {
+    force: { type: 'boolean', default: false },
+    'no-demo': { type: 'boolean', default: false },
+    'no-history': { type: 'boolean', default: false },
+    help: { type: 'boolean', short: 'h' },
+  },
 });
 if (values.help) {
-  console.log(`usage: npm run seed -- [${availableRegions().join('|')}] [--force] [--no-demo]`);
+  console.log(`usage: npm run seed -- [${availableRegions().join('|')}] [--force] [--no-demo] [--no-history]`);
   process.exit(0);
 }
 const config = loadConfig();
@@ -24,9 +30,11 @@ const db = await openDb(config);
 try {
   await migrate(db, (m) => console.error(m));
   console.error(`Seeding ${slug} into ${db.engine === 'postgres' ? 'the PostgreSQL server' : config.dataDir}…`);
+  const demo = !values['no-demo'] && slug === 'yingze';
   const summary = await seedRegion(db, slug, {
     force: values.force,
-    demo: !values['no-demo'] && slug === 'yingze',
+    demo,
+    history: demo && !values['no-history'],
     demoPassword: config.demoPassword,
     progress: progressBar(),
   });

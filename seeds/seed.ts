@@ -7,6 +7,11 @@ import type { RegionLevel, UserRole, WorkerRole } from '../shared/domain';
 import { createRandom } from './random';
 import { chineseName, mobileNumber } from './people';
 import { silentProgress, type Progress } from './progress';
+import { SeedError } from './seed-error';
+import { seedTicketHistory, type TicketHistoryOptions, type TicketHistorySummary } from './tickets-history';
+
+export { SeedError } from './seed-error';
+export { seedTicketHistory, type TicketHistoryOptions, type TicketHistorySummary } from './tickets-history';
 
 const DATA_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'data');
 
@@ -35,14 +40,17 @@ export function loadRegionData(slug: string): RegionData {
   return JSON.parse(readFileSync(file, 'utf8')) as RegionData;
 }
 
-export class SeedError extends Error {}
-
 export interface SeedOptions {
   /** Replace this region's data even though the database is not empty. */
   force?: boolean;
   /** Create the demo accounts (admin, leader, operator, dispatcher, worker). */
   demo?: boolean;
   demoPassword?: string;
+  /**
+   * Closed ticket history ending now (see seedTicketHistory): true or options to seed it, false not
+   * to. Default: with the demo seed, 30 days by the system clock; pass a clock for identical rows.
+   */
+  history?: boolean | Pick<TicketHistoryOptions, 'clock' | 'days'>;
   progress?: Progress;
 }
 
@@ -51,6 +59,8 @@ export interface SeedSummary {
   regions: Record<RegionLevel, number>;
   workers: Record<WorkerRole, number>;
   users: string[];
+  /** The ticket history seeded, when it was. */
+  tickets?: TicketHistorySummary;
 }
 
 /** Work-force ratios per grid, from Yingze's published figures (853 grids). */
@@ -58,8 +68,9 @@ const YINGZE = { grids: 853, auxiliary: 2640, partyMembers: 7247 };
 
 /**
  * Seeds one region: its territory, its work force (deterministic names and phones) and, for the
- * demo, one account per role. Idempotent: the same region seeded again with `force` gives the same
- * rows. Refuses a database that already holds regions unless `force` is set.
+ * demo, one account per role and 30 days of closed tickets. Idempotent: the same region seeded
+ * again with `force` (and the same history clock) gives the same rows. Refuses a database that
+ * already holds regions unless `force` is set.
  */
 export async function seedRegion(db: Db, slug: string, options: SeedOptions = {}): Promise<SeedSummary> {
   const progress = options.progress ?? silentProgress;
@@ -80,7 +91,10 @@ export async function seedRegion(db: Db, slug: string, options: SeedOptions = {}
     const counts = await insertRegions(tx, data, progress);
     const workers = await insertWorkers(tx, data, progress);
     const users = options.demo ? await insertDemoUsers(tx, data, options.demoPassword ?? '') : [];
-    return { region: slug, regions: counts, workers, users };
+    const history = options.history ?? options.demo ?? false;
+    if (!history) return { region: slug, regions: counts, workers, users };
+    const tickets = await seedTicketHistory(tx, { ...(history === true ? {} : history), regionCode: districtCode, progress });
+    return { region: slug, regions: counts, workers, users, tickets };
   });
 }
 
