@@ -24,6 +24,7 @@ const datetimeFormats = {
   weekday: { ...tz, weekday: 'long' },
   dateTime: { ...tz, year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23' },
   hourMinute: { ...tz, hour: '2-digit', minute: '2-digit', hourCycle: 'h23' },
+  monthDayTime: { ...tz, month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' },
 } as const;
 const numberFormats = {
   integer: { maximumFractionDigits: 0 },

@@ -9,6 +9,7 @@ import { useSessionStore } from '@client/stores/session';
 import { useWorkersStore } from '@client/stores/workers';
 import { useConnectionStore } from '@client/stores/connection';
 import { useTicketsStore } from '@client/stores/tickets';
+import { useTicketWallStore } from '@client/stores/ticket-wall';
 
 type ClientSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
 
@@ -66,6 +67,9 @@ function connect(): void {
     void useTicketsStore()
       .resync()
       .catch(() => {});
+    void useTicketWallStore()
+      .resync()
+      .catch(() => {});
   });
   s.on('workers.snapshot', (frame) => {
     resyncRequestedAt = 0;
@@ -79,10 +83,23 @@ function connect(): void {
   s.on('workers.presence', (change) => workers.applyPresence(change));
 
   const tickets = useTicketsStore();
-  s.on('ticket.created', (ticket) => tickets.onCreated(ticket));
-  s.on('ticket.updated', (change) => tickets.onUpdated(change));
-  s.on('ticket.escalated', (notice) => tickets.onUpdated(notice));
-  s.on('ticket.reoffered', (reoffer) => tickets.onReoffered(reoffer));
+  const wall = useTicketWallStore();
+  s.on('ticket.created', (ticket) => {
+    tickets.onCreated(ticket);
+    wall.onTicket(ticket, true);
+  });
+  s.on('ticket.updated', (change) => {
+    tickets.onUpdated(change);
+    wall.onTicket(change.ticket);
+  });
+  s.on('ticket.escalated', (notice) => {
+    tickets.onUpdated(notice);
+    wall.onTicket(notice.ticket);
+  });
+  s.on('ticket.reoffered', (reoffer) => {
+    tickets.onReoffered(reoffer);
+    wall.onTicket(reoffer.ticket);
+  });
   s.on('task.offered', (offer) => tickets.onOffered(offer));
   s.on('task.withdrawn', (withdrawal) => tickets.onWithdrawn(withdrawal));
 }

@@ -23,3 +23,28 @@ export const ALARM_COLOR: Rgba = [255, 45, 85, 255];
 export function cssColor([r, g, b, a]: Rgba): string {
   return `rgba(${r}, ${g}, ${b}, ${(a / 255).toFixed(2)})`;
 }
+
+/**
+ * Ticket markers, by deadline alert: red once past a deadline, amber from 80 % of one, and a pale
+ * ring for an immediate (立刻办理) ticket still in time. Rings, never filled dots, so a ticket never
+ * reads as a worker.
+ */
+export const TICKET_ALERT_COLORS: Record<'ok' | 'amber' | 'red', Rgba> = {
+  ok: [236, 244, 255, 255],
+  amber: [255, 176, 32, 255],
+  red: [255, 45, 85, 255],
+};
+
+/**
+ * The ticket heatmap's ramp, low to high: violet to magenta to orange. Warm against the blue map,
+ * translucent at the low end so the territory shows through, and darker than the worker dots so
+ * they stay on top to the eye.
+ */
+export const HEAT_COLORS: Rgba[] = [
+  [96, 30, 150, 150],
+  [160, 36, 168, 200],
+  [222, 48, 120, 215],
+  [248, 104, 64, 230],
+  [255, 170, 70, 240],
+  [255, 226, 150, 250],
+];

@@ -18,6 +18,28 @@ export interface MapDiagnostics {
   /** The style and every visible tile have loaded. */
   idle(): boolean;
   zoom(): number;
+  /**
+   * The ticket heatmap: the response handed to the map (cells, tickets counted, window, class) and
+   * whether its layer is among those deck.gl draws now (false while hidden or still loading).
+   */
+  heat(): HeatDiagnostics;
+  /** Ticket markers in the layer handed to deck.gl, worst last. */
+  ticketMarkers(): { id: number; number: string; alert: 'ok' | 'amber' | 'red' }[];
+  /** Where a ticket's marker is drawn, in page (CSS) pixels, or null if it has none. */
+  ticketScreenPoint(id: number): [number, number] | null;
+  /** Picks (GPU picking, as a hover does) at the ticket's marker: the ticket id found there. */
+  pickTicketNear(id: number): number | null;
+}
+
+export interface HeatDiagnostics {
+  drawn: boolean;
+  cells: number;
+  /** Tickets the response counted. */
+  total: number;
+  window: string | null;
+  category: string | null;
+  /** Sum of the weights handed to the layer (equals total when every cell arrived). */
+  weightSum: number;
 }
 
 declare global {

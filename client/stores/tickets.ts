@@ -15,10 +15,13 @@ import type {
   TicketChange,
   TicketDetail,
   TicketEscalationNotice,
+  TicketHeat,
   TicketList,
   TicketPhotoDto,
   TicketReoffer,
+  TicketStats,
   TicketSummary,
+  TicketWindow,
   TransitionBody,
 } from '@shared/tickets-api';
 import { ApiRequestError, currentToken } from '@client/api';
@@ -66,6 +69,8 @@ export const ticketsApi = {
   create: (body: CreateTicketBody) => call<TicketSummary>('/api/tickets', { method: 'POST', json: body }),
   photo: (id: number, file: Blob) => call<TicketPhotoDto>(`/api/tickets/${id}/photos`, { method: 'POST', raw: file }),
   categories: () => call<TicketCategoryDto[]>('/api/ticket-categories'),
+  heat: (window: TicketWindow, category?: string | null) => call<TicketHeat>('/api/tickets/heat', { query: { window, category: category ?? undefined } }),
+  stats: (window: TicketWindow = 'today') => call<TicketStats>('/api/tickets/stats', { query: { window } }),
 };
 
 const URGENCY_ORDER = { immediate: 0, scheduled: 1, long_term: 2 } as const;

@@ -1,9 +1,10 @@
 /**
- * A ticket's whole life across two screens, end to end: the demo grid worker files it from their
- * phone (/field), it appears live in the street dispatcher's queue (/dispatch), the dispatcher
- * registers it and sends the worker, who accepts, starts, photographs and resolves it on the phone;
- * the dispatcher verifies and closes it. Two browsers (two sessions), the real server, the patrol
- * simulator running. Screenshots land in test-results/.
+ * A ticket's whole life across three screens, end to end: the demo grid worker files it from their
+ * phone (/field), it appears live in the street dispatcher's queue (/dispatch) and on the district
+ * command centre's wall (/wall: a marker, today's counters), the dispatcher registers it and sends
+ * the worker, who accepts, starts, photographs and resolves it on the phone; the dispatcher
+ * verifies and closes it, and the wall lets it go. Three browsers (three sessions), the real
+ * server, the patrol simulator running. Screenshots land in test-results/.
  */
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -35,9 +36,13 @@ let clock: Clock;
 let simulator: Simulator;
 let deskBrowser: TestBrowser;
 let phoneBrowser: TestBrowser;
+let wallBrowser: TestBrowser;
 let base: string;
 let desk: Page;
 let phone: Page;
+let wall: Page;
+/** The wall's "received today" before the worker filed. */
+let wallTotalBefore = 0;
 let me: { workerId: number; lon: number; lat: number };
 let fixTimer: ReturnType<typeof setInterval> | undefined;
 let ticketNumber = '';
@@ -83,6 +88,9 @@ async function sendFix(): Promise<void> {
 const row = () => desk.locator(`[data-testid=ticket-row][data-number="${ticketNumber}"]`);
 const detailStatus = () => desk.getByTestId('ticket-detail').getAttribute('data-status');
 const task = () => phone.locator(`[data-testid=task][data-number="${ticketNumber}"]`);
+const wallTotal = async () => Number((await wall.getByTestId('tickets-today-total').textContent())?.replace(/\D/g, ''));
+/** Ticket numbers of the markers the wall's map draws. */
+const wallMarkers = () => wall.evaluate(() => (window.__gridline?.maps[0]?.ticketMarkers() ?? []).map((m) => m.number));
 
 beforeAll(async () => {
   await ensureClientBuild((m) => console.error(`[e2e] ${m}`));
@@ -105,8 +113,10 @@ beforeAll(async () => {
 
   deskBrowser = await launchBrowser();
   phoneBrowser = await launchBrowser();
+  wallBrowser = await launchBrowser();
   desk = await deskBrowser.open(1920, 1080);
   phone = await phoneBrowser.open(390, 844);
+  wall = await wallBrowser.open(1920, 1080);
 }, 240_000);
 
 afterAll(async () => {
@@ -114,6 +124,7 @@ afterAll(async () => {
   simulator?.stop();
   await deskBrowser?.close();
   await phoneBrowser?.close();
+  await wallBrowser?.close();
   await app?.close();
   await db?.close();
 });
@@ -126,6 +137,9 @@ describe('a ticket from the field to 结案', () => {
     await signIn(phone, 'worker');
     await phone.waitForURL(`${base}/field`);
     await phone.getByTestId('my-tasks').waitFor();
+    await signIn(wall, 'operator');
+    await wall.waitForURL(`${base}/wall`);
+    wallTotalBefore = await waitFor('the wall’s counters', wallTotal, (n) => Number.isFinite(n));
   });
 
   test('the worker files a problem from the phone', async () => {
@@ -142,9 +156,12 @@ describe('a ticket from the field to 结案', () => {
     ticketNumber = /GD-\d{8}-\d{4}/.exec(message!)![0];
   });
 
-  test('it appears live in the dispatcher’s queue; registered, then sent to the demo worker', async () => {
+  test('it appears live in the dispatcher’s queue and on the wall; registered, then sent to the demo worker', async () => {
     await row().waitFor({ timeout: 15_000 });
     await expect(row().getAttribute('data-status')).resolves.toBe('received');
+    // Immediate (立刻办理): a marker on the command centre's wall, and one more received today.
+    await waitFor('the wall’s marker', wallMarkers, (numbers) => numbers.includes(ticketNumber), 15_000);
+    await waitFor('the wall’s counter', wallTotal, (n) => n === wallTotalBefore + 1, 15_000);
     await screenshot(desk, 'dispatch-1920x1080-queue');
     await row().click();
     await desk.getByTestId('action-register').click();
@@ -190,9 +207,11 @@ describe('a ticket from the field to 结案', () => {
     await expect(desk.getByTestId('ticket-detail').locator('.status').textContent()).resolves.toBe('结案');
     await expect(row().getAttribute('data-status')).resolves.toBe('closed');
     await screenshot(desk, 'dispatch-1920x1080-closed');
+    // Closed: nothing left for the wall to watch.
+    await waitFor('the wall’s marker gone', wallMarkers, (numbers) => !numbers.includes(ticketNumber), 15_000);
   });
 
-  test('no errors in either browser console', () => {
-    expect([...deskBrowser.errors, ...phoneBrowser.errors]).toEqual([]);
+  test('no errors in any browser console', () => {
+    expect([...deskBrowser.errors, ...phoneBrowser.errors, ...wallBrowser.errors]).toEqual([]);
   });
 });

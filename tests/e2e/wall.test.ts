@@ -1,7 +1,9 @@
 /**
  * The command-centre wall end to end: the built dashboard served by the real server on a real
- * port, the seeded Yingze district, the patrol simulator feeding positions through the OsmAnd
- * endpoint, and Chromium drawing it all with WebGL. Screenshots land in test-results/.
+ * port, the seeded Yingze district with 30 days of ticket history, the patrol simulator feeding
+ * positions through the OsmAnd endpoint, and Chromium drawing it all with WebGL: workers, the
+ * ticket heatmap, tickets filed during the test as markers, today's counters. Screenshots land in
+ * test-results/.
  */
 import type { AddressInfo } from 'node:net';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -9,11 +11,13 @@ import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { Page } from 'playwright-core';
-import type { Db } from '../../server/db';
+import { sql, type Db } from '../../server/db';
 import type { App } from '../../server/app';
 import type { Clock } from '../../server/clock';
 import { CLIENT_DIST, ensureClientBuild } from '../../server/client-build';
 import { Simulator } from '../../server/simulator/simulator';
+import { seedTicketHistory } from '../../seeds/tickets-history';
+import type { DeadlineRulesDto, TicketSummary } from '../../shared/tickets-api';
 import { createTestDb, TEST_DEMO_PASSWORD } from '../support/db';
 import { buildTestApp } from '../support/app';
 import { launchBrowser, RESULTS_DIR, screenshot, type TestBrowser } from '../support/browser';
@@ -42,6 +46,9 @@ let simulator: Simulator;
 let browser: TestBrowser;
 let base: string;
 let page: Page;
+let clock: Clock;
+/** Where the demo grid worker files tickets: a point inside their own grid. */
+let patrolPoint: { lon: number; lat: number; gridName: string };
 
 type Diagnostics = NonNullable<Window['__gridline']>['maps'][number];
 
@@ -74,6 +81,72 @@ async function waitFor<T>(what: string, probe: () => Promise<T>, ok: (value: T) 
   }
 }
 
+/** Calls the API as a demo account, as its app would (bearer token from a real login). */
+async function apiAs<T>(username: string, method: 'GET' | 'POST' | 'PUT', url: string, body?: unknown): Promise<T> {
+  const login = await fetch(`${base}/api/auth/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ username, password: TEST_DEMO_PASSWORD }),
+  });
+  const { token } = (await login.json()) as { token: string };
+  const res = await fetch(`${base}${url}`, {
+    method,
+    headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`${method} ${url} as ${username}: ${res.status} ${text}`);
+  return (text ? JSON.parse(text) : null) as T;
+}
+
+/** The demo grid worker files a ticket from the field, through the same endpoint as the phone. */
+function fileTicket(urgency: 'immediate' | 'scheduled', description: string): Promise<TicketSummary> {
+  return apiAs<TicketSummary>('worker', 'POST', '/api/tickets', {
+    category: 'safety.fire',
+    urgency,
+    lon: patrolPoint.lon,
+    lat: patrolPoint.lat,
+    description,
+  });
+}
+
+/** The map's part of the page, as PNG (CSS pixels). */
+async function mapShot(): Promise<Buffer> {
+  const rect = await onMap((m) => {
+    const r = m.element.getBoundingClientRect();
+    return { x: r.left, y: r.top, width: r.width, height: r.height };
+  });
+  return page.screenshot({ clip: rect, animations: 'disabled' });
+}
+
+/**
+ * How many pixels of two same-sized PNGs differ visibly (decoded by the page's own image decoder:
+ * no PNG library needed here). Workers moving between the two shots change a few; a heatmap
+ * appearing or changing changes many.
+ */
+function differingPixels(a: Buffer, b: Buffer): Promise<{ differing: number; total: number }> {
+  return page.evaluate(
+    async ([a64, b64]) => {
+      const decode = async (data: string) => {
+        const bitmap = await createImageBitmap(await (await fetch(`data:image/png;base64,${data}`)).blob());
+        const canvas = new OffscreenCanvas(bitmap.width, bitmap.height);
+        const ctx = canvas.getContext('2d')!;
+        ctx.drawImage(bitmap, 0, 0);
+        return ctx.getImageData(0, 0, bitmap.width, bitmap.height).data;
+      };
+      const [x, y] = await Promise.all([decode(a64), decode(b64)]);
+      let differing = 0;
+      for (let i = 0; i < x.length; i += 4) {
+        if (Math.abs(x[i]! - y[i]!) + Math.abs(x[i + 1]! - y[i + 1]!) + Math.abs(x[i + 2]! - y[i + 2]!) > 60) differing++;
+      }
+      return { differing, total: x.length / 4 };
+    },
+    [a.toString('base64'), b.toString('base64')] as const,
+  );
+}
+
+const todayTotal = async () => Number((await page.getByTestId('tickets-today-total').textContent())?.replace(/\D/g, ''));
+
 async function signIn(username: string, password: string): Promise<void> {
   await page.goto(`${base}/login`);
   await page.fill('input[name=username]', username);
@@ -84,7 +157,13 @@ async function signIn(username: string, password: string): Promise<void> {
 beforeAll(async () => {
   await ensureClientBuild((m) => console.error(`[e2e] ${m}`));
   db = await createTestDb();
-  const clock = daytimeClock();
+  clock = daytimeClock();
+  // Thirty days of tickets behind the heatmap and today's counters, ending at the test's clock.
+  await seedTicketHistory(db, { clock });
+  const { rows: places } = await db.query<{ lon: number; lat: number; gridName: string }>(sql`
+    SELECT ST_X(ST_PointOnSurface(g.geom)) AS lon, ST_Y(ST_PointOnSurface(g.geom)) AS lat, g.name AS "gridName"
+      FROM users u JOIN workers w ON w.id = u.worker_id JOIN regions g ON g.code = w.home_grid_code WHERE u.username = 'worker'`);
+  patrolPoint = places[0]!;
   app = await buildTestApp(db, { clock, clientDir: CLIENT_DIST, config: { tickMs: 250 } });
   await app.listen({ host: '127.0.0.1', port: 0 });
   base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
@@ -193,6 +272,125 @@ describe('the command-centre wall', () => {
     await page.mouse.move(5, 5);
   });
 
+  test('the ticket heatmap draws the 30-day history, and changes with the class', async () => {
+    await page.getByTestId('heat-window-30d').click();
+    const all = await waitFor(
+      'the 30-day heatmap',
+      () => onMap((m) => m.heat()),
+      (h) => h.drawn && h.window === '30d' && h.category === null,
+      30_000,
+    );
+    expect(all.cells).toBeGreaterThan(500);
+    expect(all.weightSum).toBe(all.total);
+    await expect(page.getByTestId('heat-total').textContent()).resolves.toContain(all.total.toLocaleString('zh-CN'));
+    await waitFor('tiles', () => onMap((m) => m.idle()), (idle) => idle, 30_000);
+    await page.waitForTimeout(500);
+    const withHeat = await mapShot();
+
+    // Hidden, nothing of it is drawn; the difference on screen is the heatmap (not a few moving dots).
+    await page.getByTestId('heat-toggle').click();
+    await waitFor('the heatmap hidden', () => onMap((m) => m.heat()), (h) => !h.drawn);
+    await page.waitForTimeout(500);
+    const without = await mapShot();
+    const shown = await differingPixels(withHeat, without);
+    expect(shown.differing / shown.total).toBeGreaterThan(0.04);
+
+    await page.getByTestId('heat-toggle').click();
+    await page.getByTestId('heat-category-dispute').click();
+    const disputes = await waitFor(
+      'the disputes heatmap',
+      () => onMap((m) => m.heat()),
+      (h) => h.drawn && h.window === '30d' && h.category === 'dispute',
+      30_000,
+    );
+    expect(disputes.total).toBeGreaterThan(0);
+    expect(disputes.total).toBeLessThan(all.total / 5);
+    expect(disputes.cells).toBeLessThan(all.cells);
+    await page.waitForTimeout(500);
+    const disputeShot = await mapShot();
+    const changed = await differingPixels(withHeat, disputeShot);
+    expect(changed.differing / changed.total).toBeGreaterThan(0.02);
+
+    // Back to every class for what follows (and the screenshots).
+    await page.getByTestId('heat-category-all').click();
+    await waitFor('every class again', () => onMap((m) => m.heat()), (h) => h.drawn && h.category === null);
+  });
+
+  test('a ticket filed by a grid worker appears on the wall as a marker and in today’s counters, without a reload', async () => {
+    await page.evaluate(() => ((window as unknown as { __sameDocument: boolean }).__sameDocument = true));
+    const before = await waitFor('today’s counters', todayTotal, (n) => Number.isFinite(n));
+    const fireBefore = Number(await page.getByTestId('tickets-class-safety').getAttribute('data-count'));
+
+    const ticket = await fileTicket('immediate', '楼道堆放杂物堵塞消防通道（墙面端到端测试）');
+    const markers = await waitFor(
+      'the new ticket’s marker',
+      () => onMap((m) => m.ticketMarkers()),
+      (list) => list.some((m) => m.id === ticket.id),
+      15_000,
+    );
+    expect(markers.find((m) => m.id === ticket.id)).toMatchObject({ number: ticket.number, alert: 'ok' });
+    await waitFor('today’s total', todayTotal, (n) => n >= before + 1, 15_000);
+    await waitFor(
+      'the safety count',
+      async () => Number(await page.getByTestId('tickets-class-safety').getAttribute('data-count')),
+      (n) => n >= fireBefore + 1,
+    );
+    await expect(page.evaluate(() => (window as unknown as { __sameDocument?: boolean }).__sameDocument)).resolves.toBe(true);
+
+    // What the data says is what the GPU drew: picking at the marker finds this ticket, and hovering shows its card.
+    await waitFor('the marker picked', () => onMap((m, id) => m.pickTicketNear(id as number), ticket.id), (id) => id === ticket.id, 10_000);
+    const point = await onMap((m, id) => m.ticketScreenPoint(id as number), ticket.id);
+    await page.mouse.move(point![0], point![1]);
+    const card = page.getByTestId('ticket-card');
+    await card.waitFor({ state: 'visible', timeout: 5000 });
+    const text = (await card.textContent()) ?? '';
+    expect(text).toContain(ticket.number);
+    expect(text).toContain('立刻办理');
+    expect(text).toContain('消防安全');
+    expect(text).toContain(patrolPoint.gridName);
+    expect(text).toMatch(/剩余 \d+ 分 \d+ 秒/);
+    // The deadline as a local time in Shanghai.
+    const due = new Intl.DateTimeFormat('zh-CN', { timeZone: 'Asia/Shanghai', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).format(
+      new Date(ticket.deadline!),
+    );
+    expect(text).toContain(due);
+    await screenshot(page, 'wall-1920x1080-ticket-card', { x: point![0] - 420, y: point![1] - 320, width: 840, height: 640 });
+    await page.mouse.move(5, 5);
+
+    // Not taken on (不予立案): gone from the wall, live.
+    await apiAs('operator', 'POST', `/api/tickets/${ticket.id}/transitions`, { action: 'cancel', reason: '端到端测试：重复上报' });
+    await waitFor('the marker gone', () => onMap((m) => m.ticketMarkers()), (list) => !list.some((m) => m.id === ticket.id), 15_000);
+  });
+
+  test('an urgent ticket turns amber, then red the moment its deadline passes, with no word from the server', async () => {
+    const rules = await apiAs<DeadlineRulesDto>('admin', 'GET', '/api/ticket-deadlines');
+    // One minute to register an immediate ticket (the default is ten): amber after 48 s, red after 60.
+    await apiAs('admin', 'PUT', '/api/ticket-deadlines', { ...rules, immediate: { ...rules.immediate, register: 1 } });
+    let ticket: TicketSummary;
+    try {
+      ticket = await fileTicket('immediate', '燃气管道异味，需立即排查（墙面端到端测试）');
+    } finally {
+      await apiAs('admin', 'PUT', '/api/ticket-deadlines', rules);
+    }
+    const overdueCount = async () => Number(await page.getByTestId('tickets-overdue-now').textContent());
+    const overdueBefore = await overdueCount();
+    const deadline = Date.parse(ticket.deadline!);
+    expect(deadline - Date.parse(ticket.receivedAt)).toBe(60_000);
+    const alertOf = () => onMap((m, id) => m.ticketMarkers().find((x) => x.id === id)?.alert ?? null, ticket.id);
+    await waitFor('the marker', alertOf, (a) => a === 'ok', 15_000);
+    await waitFor('amber', alertOf, (a) => a === 'amber', 70_000);
+    expect(clock.now()).toBeGreaterThan(deadline - 12_000 - 1500);
+    await waitFor('red', alertOf, (a) => a === 'red', 30_000);
+    // Within the wall's one-second clock (plus this probe's own interval) of the deadline.
+    const late = clock.now() - deadline;
+    expect(late).toBeGreaterThan(-1000);
+    expect(late).toBeLessThan(3000);
+    // Still there after the deadline: an overdue ticket stays on the wall, now red; and the wall,
+    // having seen it cross, fetched its counters again (no socket event says so).
+    await waitFor('当前超期', overdueCount, (n) => n === overdueBefore + 1, 10_000);
+    await expect(alertOf()).resolves.toBe('red');
+  });
+
   test('screenshot at 1920×1080', async () => {
     await waitFor('tiles', () => onMap((m) => m.idle()), (idle) => idle, 30_000);
     const file = await screenshot(page, 'wall-1920x1080');
@@ -212,6 +410,9 @@ describe('the command-centre wall', () => {
     await page.reload();
     await waitFor('3,000 drawn workers', () => onMap((m) => m.drawnWorkers()), (n) => n > 3000, 60_000);
     await waitFor('tiles', () => onMap((m) => m.idle()), (idle) => idle, 60_000);
+    // The wall comes back as it was left: the 30-day heatmap, and the overdue ticket's red marker.
+    await waitFor('the heatmap', () => onMap((m) => m.heat()), (h) => h.drawn && h.window === '30d', 30_000);
+    await waitFor('the red marker', () => onMap((m) => m.ticketMarkers()), (list) => list.some((x) => x.alert === 'red'), 30_000);
     page.off('request', onRequest);
 
     // What a wall downloads to show itself, gzipped as a server would send it.
