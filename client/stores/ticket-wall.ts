@@ -33,7 +33,7 @@ type MissingWindow = Exclude<TicketWindow, (typeof TICKET_WINDOWS)[number]>;
 const everyWindowListed: [MissingWindow] extends [never] ? true : never = true;
 void everyWindowListed;
 
-/** The attention list's size limit on the server (TicketsQuery.limit's maximum). */
+/** The attention list's size limit on the server (TicketsQuery.limit's maximum): the first 500, most pressing first. */
 export const ATTENTION_LIMIT = 500;
 
 export type MarkerAlert = Exclude<DeadlineAlert, 'none'>;
@@ -88,8 +88,6 @@ export const useTicketWallStore = defineStore('ticket-wall', () => {
   const statsError = ref<string | null>(null);
   /** Open tickets the wall knows: the server's attention list, plus open ones seen in events since. */
   const open = shallowRef(new Map<number, TicketSummary>());
-  /** The attention list was cut at ATTENTION_LIMIT. */
-  const attentionTruncated = ref(false);
   const active = ref(false);
 
   /** The server's clock: deadlines are the server's, and the wall PC's clock may be off. */
@@ -178,7 +176,6 @@ export const useTicketWallStore = defineStore('ticket-wall', () => {
     for (const [id, ticket] of open.value) if (touched(id)) next.set(id, ticket);
     for (const [id, ticket] of next) if (!isOpen(ticket)) next.delete(id);
     open.value = next;
-    attentionTruncated.value = result.total > result.items.length;
   }
 
   async function loadClasses(): Promise<void> {
@@ -303,7 +300,6 @@ export const useTicketWallStore = defineStore('ticket-wall', () => {
     stats,
     statsError,
     open,
-    attentionTruncated,
     markers,
     serverNow,
     active,
