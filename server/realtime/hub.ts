@@ -57,7 +57,7 @@ export class LiveHub {
     authenticate: (token: string | undefined) => Principal,
     options: HubOptions = {},
   ) {
-    this.tickMs = options.tickMs ?? 100;
+    this.tickMs = options.tickMs ?? 50;
     this.io = new Server(httpServer, {
       // @fastify/websocket shares the port: socket.io must not destroy upgrades it does not own.
       destroyUpgrade: false,

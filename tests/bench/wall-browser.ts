@@ -32,7 +32,7 @@ const HERE = path.dirname(fileURLToPath(import.meta.url));
 const args = process.argv.slice(2);
 const QUICK = args.includes('--quick');
 const WORKERS = Number(args.find((a) => a.startsWith('--workers='))?.split('=')[1] ?? 100_000);
-const TICK_MS = Number(args.find((a) => a.startsWith('--tick-ms='))?.split('=')[1] ?? 100);
+const TICK_MS = Number(args.find((a) => a.startsWith('--tick-ms='))?.split('=')[1] ?? loadConfig({}).tickMs);
 const RATE = WORKERS / 10;
 const WINDOW_MS = QUICK ? 8_000 : 30_000;
 const BUDGET_MS = 9 * 60_000;
