@@ -34,7 +34,7 @@ try {
   const summary = await seedRegion(db, slug, {
     force: values.force,
     demo,
-    history: demo && !values['no-history'],
+    history: demo && !values['no-history'] && { offerTimeoutS: config.dispatchOfferTimeoutS },
     demoPassword: config.demoPassword,
     progress: progressBar(),
   });

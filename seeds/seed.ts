@@ -47,10 +47,10 @@ export interface SeedOptions {
   demo?: boolean;
   demoPassword?: string;
   /**
-   * Closed ticket history ending now (see seedTicketHistory): true or options to seed it, false not
+   * Ticket history ending now (see seedTicketHistory): true or options to seed it, false not
    * to. Default: with the demo seed, 30 days by the system clock; pass a clock for identical rows.
    */
-  history?: boolean | Pick<TicketHistoryOptions, 'clock' | 'days'>;
+  history?: boolean | Pick<TicketHistoryOptions, 'clock' | 'days' | 'offerTimeoutS'>;
   progress?: Progress;
 }
 

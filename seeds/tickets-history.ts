@@ -1,5 +1,5 @@
 /**
- * Thirty days of closed tickets, so the wall's heatmap and counters mean something at first start.
+ * Thirty days of ticket history, so the wall's heatmap and counters mean something at first start.
  *
  * Volume from Zhangqiu's published week (10,471 tickets for 1,782 grids, 10–17 Feb 2023) scaled by
  * the district's grid count, over the hours of the day (few at night, peaks mid-morning and
@@ -8,6 +8,10 @@
  * by a worker of that grid and has a complete timeline through the GB/T 30428 stages with delays
  * inside the deadline table — except the few closed late (按期结案率 ≈ 94 %) and the few escalated
  * when their handling overran. A small share was never registered or was cancelled, with a reason.
+ * Each timeline is planned whole and then cut at the seeding time: what had not happened yet has not
+ * happened, so the newest tickets are still open at the stage they had reached (with that stage's
+ * running deadline, and an open offer when one was waiting for its worker's answer), as a centre's
+ * queue is at any moment, and "today" counts what was received and closed today.
  *
  * Deterministic for a given district, clock and length: the same rows every time, on both engines.
  */
@@ -20,9 +24,11 @@ import {
   TICKET_STAGES,
   TICKET_URGENCIES,
   formatTicketNumber,
+  nextStageWindow,
   ticketDay,
   type DeadlineRules,
   type EscalationLevel,
+  type StageWindow,
   type TicketEventKind,
   type TicketSource,
   type TicketStatus,
@@ -158,7 +164,15 @@ export interface TicketHistoryOptions {
   /** How many days back (default 30). */
   days?: number;
   progress?: Progress;
+  /**
+   * Seconds an offer to a worker waits for an answer (the server's DISPATCH_OFFER_TIMEOUT_S; 0 never
+   * expires): the expiry of the open offers of tickets still waiting for their worker at seeding time.
+   */
+  offerTimeoutS?: number;
 }
+
+/** The server's default offer timeout (config.ts, DISPATCH_OFFER_TIMEOUT_S). */
+const DEFAULT_OFFER_TIMEOUT_S = 180;
 
 export interface TicketHistorySummary {
   /** Districts seeded, by code. */
@@ -167,6 +181,8 @@ export interface TicketHistorySummary {
   closed: number;
   closedOnTime: number;
   cancelled: number;
+  /** Still open at the seeding time, at the stage their timeline had reached. */
+  open: number;
   escalated: number;
   events: number;
   /** ISO-8601: the first possible receipt, and the seeding time. */
@@ -304,8 +320,10 @@ export interface PlannedTicket {
   grid: GridPlace;
   reporterUserId: number | null;
   reporterWorkerId: number | null;
-  status: 'closed' | 'cancelled';
+  status: TicketStatus;
   level: EscalationLevel;
+  /** The running stage's window (open tickets only). */
+  window: StageWindow;
   assignedWorkerId: number | null;
   dueAt: number;
   events: PlannedEvent[];
@@ -386,6 +404,7 @@ function planDistrict(ctx: Context, now: number, days: number): PlannedTicket[] 
       reporterWorkerId: reporter?.id ?? null,
       status: 'closed',
       level: 'grid',
+      window: { stage: null, startedAt: null, dueAt: null },
       assignedWorkerId: null,
       dueAt: receivedAt + ctx.rules[urgency].close * MINUTE,
       events: [],
@@ -400,7 +419,7 @@ function planDistrict(ctx: Context, now: number, days: number): PlannedTicket[] 
       detail: { number: '', source, category, urgency, grid: grid.code, lon, lat },
     });
     timeline(random, ctx, ticket, workers);
-    fitBefore(ticket, now);
+    cutAt(ctx, ticket, now);
     tickets.push(ticket);
   }
   return tickets;
@@ -497,18 +516,33 @@ function timeline(random: () => number, ctx: Context, t: PlannedTicket, workers:
 }
 
 /**
- * A timeline that would end after the seeding time is compressed to end before it: the history is
- * closed, so the newest tickets were handled faster than their deadlines needed.
+ * A timeline that runs past the seeding time is cut there: the events still to come are dropped and
+ * the ticket stays open where it stood — its status, escalation level and worker as of its last kept
+ * event, and the deadline window of the stage it is in, replayed through the workflow's own rule.
  */
-function fitBefore(t: PlannedTicket, now: number): void {
-  const end = t.events.at(-1)!.at;
-  if (end < now) return;
-  const k = ((now - t.receivedAt) * 0.95) / (end - t.receivedAt);
-  let last = t.receivedAt;
-  for (const e of t.events.slice(1)) {
-    e.at = Math.max(t.receivedAt + Math.round((e.at - t.receivedAt) * k), last + 1);
-    last = e.at;
+function cutAt(ctx: Context, t: PlannedTicket, now: number): void {
+  const kept = t.events.filter((e) => e.at < now);
+  if (kept.length === t.events.length) return;
+  t.events = kept;
+  t.status = kept.at(-1)!.to!;
+  let window: StageWindow = { stage: null, startedAt: null, dueAt: null };
+  let dispatchedAt: number | null = null;
+  let worker: number | null = null;
+  let level: EscalationLevel = 'grid';
+  for (const e of kept) {
+    window = nextStageWindow(ctx.rules, t.urgency, e.to!, e.kind, e.at, { current: window, dispatchedAt, receivedAt: t.receivedAt, closeDueAt: t.dueAt });
+    if (e.kind === 'dispatched') {
+      dispatchedAt = e.at;
+      worker = (e.detail?.worker as { id: number } | undefined)?.id ?? null;
+    }
+    if (e.kind === 'escalated') {
+      level = (e.detail?.toLevel as EscalationLevel | undefined) ?? level;
+      worker = null;
+    }
   }
+  t.window = window;
+  t.level = level;
+  t.assignedWorkerId = ['dispatched', 'accepted', 'in_progress', 'resolved', 'verified'].includes(t.status) ? worker : null;
 }
 
 type Stamp = 'registered' | 'dispatched' | 'accepted' | 'resolved' | 'verified' | 'closed' | 'escalated';
@@ -543,6 +577,7 @@ export async function seedTicketHistory(db: Db | Queryable, options: TicketHisto
 async function writeHistory(tx: Queryable, options: TicketHistoryOptions): Promise<TicketHistorySummary> {
   const now = (options.clock ?? systemClock).now();
   const days = options.days ?? 30;
+  const offerTimeoutS = options.offerTimeoutS ?? DEFAULT_OFFER_TIMEOUT_S;
   if (!(Number.isInteger(days) && days >= 1 && days <= 366)) throw new SeedError('days must be a whole number from 1 to 366.');
   const progress = options.progress ?? silentProgress;
   const { rows: districts } = await tx.query<{ code: string }>(sql`
@@ -560,6 +595,7 @@ async function writeHistory(tx: Queryable, options: TicketHistoryOptions): Promi
     closed: 0,
     closedOnTime: 0,
     cancelled: 0,
+    open: 0,
     escalated: 0,
     events: 0,
     from: new Date(now - days * DAY).toISOString(),
@@ -570,14 +606,15 @@ async function writeHistory(tx: Queryable, options: TicketHistoryOptions): Promi
     if (t.status === 'closed') {
       summary.closed++;
       if (stamps.closed! <= t.dueAt) summary.closedOnTime++;
-    } else summary.cancelled++;
+    } else if (t.status === 'cancelled') summary.cancelled++;
+    else summary.open++;
     if (stamps.escalated !== null) summary.escalated++;
     summary.events += t.events.length;
   }
 
   progress(0, plans.length, 'ticket history');
   for (let i = 0; i < plans.length; i += TICKETS_PER_STATEMENT) {
-    await insertBatch(tx, plans.slice(i, i + TICKETS_PER_STATEMENT));
+    await insertBatch(tx, plans.slice(i, i + TICKETS_PER_STATEMENT), offerTimeoutS);
     progress(Math.min(i + TICKETS_PER_STATEMENT, plans.length), plans.length, 'ticket history');
   }
   // Fresh planner statistics: PGlite runs no autovacuum, and the wall's first queries would be
@@ -617,7 +654,7 @@ async function number(tx: Queryable, plans: PlannedTicket[]): Promise<void> {
     ON CONFLICT (day) DO UPDATE SET last = GREATEST(ticket_number_counters.last, EXCLUDED.last)`);
 }
 
-async function insertBatch(tx: Queryable, batch: PlannedTicket[]): Promise<void> {
+async function insertBatch(tx: Queryable, batch: PlannedTicket[], offerTimeoutS: number): Promise<void> {
   const rows = batch.map((t, i) => ({
     i,
     ...stampsOf(t),
@@ -635,6 +672,9 @@ async function insertBatch(tx: Queryable, batch: PlannedTicket[]): Promise<void>
     reporter: t.reporterUserId,
     reporterWorker: t.reporterWorkerId,
     worker: t.assignedWorkerId,
+    stage: t.window.stage,
+    stageStarted: t.window.startedAt,
+    stageDue: t.window.dueAt,
     due: t.dueAt,
     received: t.receivedAt,
     updated: t.events.at(-1)!.at,
@@ -645,13 +685,13 @@ async function insertBatch(tx: Queryable, batch: PlannedTicket[]): Promise<void>
                          due_at, received_at, registered_at, dispatched_at, accepted_at, resolved_at, verified_at, closed_at,
                          escalated_at, updated_at)
     SELECT r.number, r.source, r.category, r.urgency, r.status, r.description, ST_SetSRID(ST_MakePoint(r.lon, r.lat), 4326),
-           r.grid, r.path, r.level, r.reporter, r."reporterWorker", r.worker, NULL, NULL, NULL,
+           r.grid, r.path, r.level, r.reporter, r."reporterWorker", r.worker, r.stage, ${at('"stageStarted"')}, ${at('"stageDue"')},
            ${at('due')}, ${at('received')}, ${at('registered')}, ${at('dispatched')}, ${at('accepted')}, ${at('resolved')},
            ${at('verified')}, ${at('closed')}, ${at('escalated')}, ${at('updated')}
       FROM json_to_recordset(${JSON.stringify(rows)}::json) AS r(
              i integer, number text, source text, category text, urgency text, status text, description text,
              lon double precision, lat double precision, grid text, path text, level text, reporter bigint,
-             "reporterWorker" bigint, worker bigint, due bigint, received bigint, registered bigint, dispatched bigint,
+             "reporterWorker" bigint, worker bigint, stage text, "stageStarted" bigint, "stageDue" bigint, due bigint, received bigint, registered bigint, dispatched bigint,
              accepted bigint, resolved bigint, verified bigint, closed bigint, escalated bigint, updated bigint)
      ORDER BY r.i
     RETURNING id, number`);
@@ -674,4 +714,24 @@ async function insertBatch(tx: Queryable, batch: PlannedTicket[]): Promise<void>
       FROM json_to_recordset(${JSON.stringify(events)}::json) AS r(
              ticket bigint, i integer, at bigint, actor bigint, kind text, "from" text, "to" text, reason text, detail jsonb)
      ORDER BY r.ticket, r.i`);
+  // A ticket cut while its worker had not answered yet: the offer the desk's dispatch opened, still
+  // waiting (the server's re-offer job takes it over from here when it has expired).
+  const offers = batch
+    .filter((t) => t.status === 'dispatched' && t.assignedWorkerId !== null)
+    .map((t) => {
+      const dispatched = t.events.findLast((e) => e.kind === 'dispatched')!;
+      return {
+        ticket: idOf.get(t.number!),
+        worker: t.assignedWorkerId,
+        actor: dispatched.actor,
+        scope: `/${t.grid.path.split('/')[1]}/`,
+        at: dispatched.at,
+        expires: offerTimeoutS > 0 ? dispatched.at + offerTimeoutS * 1000 : null,
+      };
+    });
+  if (offers.length === 0) return;
+  await tx.query(sql`
+    INSERT INTO ticket_offers (ticket_id, worker_id, offered_by, scope_path, offered_at, expires_at)
+    SELECT r.ticket, r.worker, r.actor, r.scope, ${at('at')}, ${at('expires')}
+      FROM json_to_recordset(${JSON.stringify(offers)}::json) AS r(ticket bigint, worker bigint, actor bigint, scope text, at bigint, expires bigint)`);
 }

@@ -37,9 +37,12 @@ async function main(): Promise<void> {
     const summary = await seedRegion(db, config.seedRegion, {
       demo: true,
       demoPassword: config.demoPassword,
+      history: { offerTimeoutS: config.dispatchOfferTimeoutS },
       progress: progressBar(),
     });
-    log(`Seeded ${Object.values(summary.regions).reduce((a, b) => a + b, 0)} regions and ${Object.values(summary.workers).reduce((a, b) => a + b, 0)} workers.`);
+    const t = summary.tickets;
+    log(`Seeded ${Object.values(summary.regions).reduce((a, b) => a + b, 0)} regions and ${Object.values(summary.workers).reduce((a, b) => a + b, 0)} workers` +
+      (t ? `, and 30 days of tickets: ${t.tickets} received, ${t.closed} closed, ${t.open} still open.` : '.'));
   }
 
   const demoInUse = await countDemoPasswords(db);

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { raw, sql, type Db } from '../../server/db';
 import { ManualClock } from '../../server/clock';
-import { DEFAULT_DEADLINE_RULES, TICKET_RULES, ticketDay, type TicketStatus } from '@shared/tickets';
+import { DEFAULT_DEADLINE_RULES, TICKET_RULES, stageOf, ticketDay, type TicketStatus } from '@shared/tickets';
 import type { TicketSummary } from '@shared/tickets-api';
 import { seedRegion, seedTicketHistory, type TicketHistorySummary } from '../../seeds/seed';
 import { PUBLISHED_CLASS_MIX, ZHANGQIU_WEEK } from '../../seeds/tickets-history';
@@ -142,8 +142,10 @@ describe('the ticket history seed', () => {
       reasons: (string | null)[]; receivedAt: Date; registeredAt: Date | null; dispatchedAt: Date | null; acceptedAt: Date | null;
       resolvedAt: Date | null; verifiedAt: Date | null; closedAt: Date | null; escalatedAt: Date | null; updatedAt: Date;
       workerGrid: string | null; grid: string; stage: string | null; dueAt: Date; urgency: 'immediate' | 'scheduled' | 'long_term';
+      stageStartedAt: Date | null; stageDueAt: Date | null;
     }>(sql`
       SELECT t.number, t.status, t.level, t.grid_code AS grid, w.home_grid_code AS "workerGrid", t.stage, t.due_at AS "dueAt", t.urgency,
+             t.stage_started_at AS "stageStartedAt", t.stage_due_at AS "stageDueAt",
              t.received_at AS "receivedAt", t.registered_at AS "registeredAt", t.dispatched_at AS "dispatchedAt",
              t.accepted_at AS "acceptedAt", t.resolved_at AS "resolvedAt", t.verified_at AS "verifiedAt", t.closed_at AS "closedAt",
              t.escalated_at AS "escalatedAt", t.updated_at AS "updatedAt",
@@ -167,7 +169,10 @@ describe('the ticket history seed', () => {
       }
       if (t.tos.at(-1) !== t.status) fail(t, `ends ${t.tos.at(-1)} but the ticket is ${t.status}`);
       if (new Date(t.updatedAt).getTime() !== ats.at(-1)) fail(t, 'updated_at is not its last event');
-      if (t.stage !== null) fail(t, 'a finished ticket with a running stage');
+      const open = t.status !== 'closed' && t.status !== 'cancelled';
+      if (t.stage !== stageOf(t.status)) fail(t, `stage ${t.stage} in status ${t.status}`);
+      if (open !== (t.stageStartedAt !== null && t.stageDueAt !== null)) fail(t, 'stage window does not match whether it is open');
+      if (open && !(new Date(t.stageStartedAt!).getTime() <= ats.at(-1)! && new Date(t.stageDueAt!).getTime() > new Date(t.stageStartedAt!).getTime())) fail(t, 'stage window');
       if (new Date(t.dueAt).getTime() !== new Date(t.receivedAt).getTime() + DEFAULT_DEADLINE_RULES[t.urgency].close * 60_000) fail(t, 'due_at');
       const last = (kind: string) => {
         const i = t.kinds.lastIndexOf(kind);
@@ -180,7 +185,15 @@ describe('the ticket history seed', () => {
         for (const k of ['registered', 'dispatched', 'accepted', 'started', 'resolved', 'verified', 'closed']) if (!t.kinds.includes(k)) fail(t, `closed without ${k}`);
         if (t.workerGrid !== t.grid) fail(t, `handled by a worker of ${t.workerGrid}`);
         if ((t.escalatedAt !== null) !== (t.level === 'community')) fail(t, 'level does not match its escalation');
-      } else if (t.workerGrid !== null) fail(t, 'cancelled but still assigned');
+      } else if (t.status === 'cancelled') {
+        if (t.workerGrid !== null) fail(t, 'cancelled but still assigned');
+      } else {
+        // Open: cut at the seeding time, where its timeline had got to.
+        const held = ['dispatched', 'accepted', 'in_progress', 'resolved', 'verified'].includes(t.status);
+        if (held !== (t.workerGrid !== null)) fail(t, `${t.status} with${held ? 'out' : ''} a worker`);
+        if (held && t.level === 'grid' && t.workerGrid !== t.grid) fail(t, `held by a worker of ${t.workerGrid}`);
+        if ((t.escalatedAt !== null) !== (t.level === 'community')) fail(t, 'level does not match its escalation');
+      }
     }
     expect(bad).toEqual([]);
   });
@@ -194,7 +207,7 @@ describe('the ticket history seed', () => {
              count(*) FILTER (WHERE escalated_at IS NOT NULL)::int AS escalated,
              (SELECT count(*)::int FROM ticket_events WHERE kind = 'escalated' AND actor_user_id IS NULL AND reason LIKE '%超时%' AND (detail->>'auto')::boolean) AS "autoEscalations"
         FROM tickets`);
-    expect(r!.closed + r!.cancelled).toBe(summary.tickets);
+    expect(r!.closed + r!.cancelled + summary.open).toBe(summary.tickets);
     expect(r!.cancelled / summary.tickets).toBeGreaterThan(0.01);
     expect(r!.cancelled / summary.tickets).toBeLessThan(0.06);
     expect(r!.notRegistered).toBeGreaterThan(0);
@@ -206,6 +219,50 @@ describe('the ticket history seed', () => {
     expect(r!.escalated / summary.tickets).toBeGreaterThan(0.01);
     expect(r!.escalated / summary.tickets).toBeLessThan(0.05);
     expect(r!.autoEscalations).toBe(r!.escalated);
+  });
+
+  it('leaves the newest tickets open where their timeline stood at seeding time, and does not pile closures onto today', async () => {
+    const since = (d: number) => new Date(NOW - d * DAY).toISOString();
+    const { rows: [r] } = await db.query<{
+      open: number; openLastDay: number; lastDay: number; oldOpen: number; overdue: number; byStatus: Record<string, number>; overdueByStage: Record<string, number> | null;
+      dispatched: number; offers: number; offerMismatch: number; closedToday: number; closedDays: number[];
+    }>(sql`
+      SELECT count(*) FILTER (WHERE status NOT IN ('closed', 'cancelled'))::int AS open,
+             count(*) FILTER (WHERE status NOT IN ('closed', 'cancelled') AND received_at >= ${since(1)}::timestamptz)::int AS "openLastDay",
+             count(*) FILTER (WHERE received_at >= ${since(1)}::timestamptz)::int AS "lastDay",
+             count(*) FILTER (WHERE status NOT IN ('closed', 'cancelled') AND urgency <> 'long_term' AND received_at < ${since(8)}::timestamptz)::int AS "oldOpen",
+             count(*) FILTER (WHERE status NOT IN ('closed', 'cancelled') AND stage_due_at < ${new Date(NOW).toISOString()}::timestamptz)::int AS overdue,
+             (SELECT json_object_agg(status, n) FROM (SELECT status, count(*)::int AS n FROM tickets GROUP BY 1) s) AS "byStatus",
+             (SELECT json_object_agg(stage, n) FROM (SELECT stage, count(*)::int AS n FROM tickets
+               WHERE status NOT IN ('closed', 'cancelled') AND stage_due_at < ${new Date(NOW).toISOString()}::timestamptz GROUP BY 1) s) AS "overdueByStage",
+             count(*) FILTER (WHERE status = 'dispatched')::int AS dispatched,
+             (SELECT count(*)::int FROM ticket_offers WHERE outcome IS NULL) AS offers,
+             (SELECT count(*)::int FROM tickets t LEFT JOIN ticket_offers o ON o.ticket_id = t.id AND o.outcome IS NULL
+               WHERE t.status = 'dispatched' AND (o.worker_id IS DISTINCT FROM t.assigned_worker_id
+                     OR o.offered_at IS DISTINCT FROM t.dispatched_at OR o.expires_at <> o.offered_at + interval '180 seconds')) AS "offerMismatch",
+             count(*) FILTER (WHERE closed_at >= date_trunc('day', ${new Date(NOW).toISOString()}::timestamptz AT TIME ZONE 'Asia/Shanghai') AT TIME ZONE 'Asia/Shanghai')::int AS "closedToday",
+             (SELECT array_agg(n ORDER BY d) FROM (
+                SELECT date_trunc('day', closed_at AT TIME ZONE 'Asia/Shanghai') AS d, count(*)::int AS n FROM tickets
+                 WHERE closed_at >= ${since(22)}::timestamptz AND closed_at < ${since(8)}::timestamptz GROUP BY 1) x) AS "closedDays"
+        FROM tickets`);
+    console.info(`[tickets-history] open at seeding time: ${r!.open} ${JSON.stringify(r!.byStatus)}; overdue ${r!.overdue} ${JSON.stringify(r!.overdueByStage)}`);
+    expect(r!.open).toBe(summary.open);
+    // A living queue: most of the last day's tickets are still being handled, every open stage is represented.
+    expect(r!.openLastDay / r!.lastDay).toBeGreaterThan(0.5);
+    for (const status of ['received', 'registered', 'dispatched', 'accepted', 'in_progress', 'resolved', 'verified']) {
+      expect(r!.byStatus[status] ?? 0, status).toBeGreaterThan(0);
+    }
+    // Only long-term matters are still open after a week. Overdue at seeding time: only the few the
+    // plan closes late (按期结案率 ≈ 94 %), whose verification or closing drags on past the deadline.
+    expect(r!.oldOpen).toBe(0);
+    expect(r!.overdue / r!.open).toBeLessThan(0.12);
+    expect(Object.keys(r!.overdueByStage ?? {}).filter((stage) => stage !== 'verify' && stage !== 'close')).toEqual([]);
+    // A ticket waiting for its worker's answer has the offer the dispatch opened.
+    expect(r!.offers).toBe(r!.dispatched);
+    expect(r!.offerMismatch).toBe(0);
+    // Today (10:00 on a Sunday) has closed no more than a whole ordinary day does.
+    const typicalDay = r!.closedDays.reduce((a, b) => a + b, 0) / r!.closedDays.length;
+    expect(r!.closedToday).toBeLessThan(typicalDay);
   });
 
   it('numbers each day from 0001 in receipt order, as its counter says, and a live ticket continues after them', async () => {
