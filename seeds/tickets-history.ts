@@ -504,9 +504,9 @@ function timeline(random: () => number, ctx: Context, t: PlannedTicket, workers:
 
   const [closeLo, closeHi] = CLOSE_AFTER_VERIFY_MIN[t.urgency];
   if (late) {
-    // Handled in time but verified and closed slowly: past the overall deadline (not 按期结案).
+    // Handled and verified in time, but closed slowly: past the overall deadline (not 按期结案).
     const closeAt = t.dueAt + r.close * MINUTE * skewed(random, 0.01, 0.3);
-    step((closeAt - at) * between(random, 0.5, 0.9), 'verified', 'verified', desk);
+    step(r.verify * MINUTE * skewed(random, 0.05, 0.9), 'verified', 'verified', desk);
     step(closeAt - at, 'closed', 'closed', desk);
   } else {
     step(r.verify * MINUTE * skewed(random, 0.05, 0.9), 'verified', 'verified', desk);
