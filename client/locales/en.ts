@@ -138,12 +138,24 @@ const en: Messages<typeof zhCN> = {
     detail: {
       description: 'Description', category: 'Category', grid: 'Grid', reporter: 'Reporter', received: 'Received', deadline: 'Stage deadline',
       closeDeadline: 'Close by', assigned: 'Handler', timeline: 'Timeline', photos: 'Photos', noPhotos: 'No photos', level: 'Level',
+      department: 'Department',
     },
     candidates: {
       title: 'Recommended workers', none: 'No free worker online', rank: 'No. {n}', sameGrid: 'Own grid', distance: '{d}', eta: '~{m} min walk',
       assign: 'Dispatch', meters: '{n} m', km: '{n} km', tasks: '{n} open',
     },
     reason: 'Reason', reasonRequired: 'This action needs a reason', actionFailed: 'Failed: {reason}', confirm: 'OK', cancel: 'Cancel',
+    escalateTo: 'Refer to department',
+    reply: {
+      title: 'Record a department reply', list: 'Department replies', none: 'No reply from the department yet', department: 'Department',
+      chooseDepartment: 'Choose a department', acceptedAt: 'Accepted at', contacted: 'Contacted', contactedHint: 'e.g. the resident, the property manager',
+      actions: 'Actions taken', actionsHint: 'What the department has done', dueBy: 'Due by', recordedAt: 'Recorded at', submit: 'Submit reply',
+      submitting: 'Submitting…', failed: 'Not recorded: {reason}',
+      errors: {
+        department: 'Choose the department that replied', acceptedAt: 'Enter when it was accepted', contacted: 'Say whom the department contacted',
+        actions: 'Say what the department has done', dueBy: 'Enter the due-by date', dueAfterAccepted: 'Due by must come after accepted at',
+      },
+    },
   },
   fieldTasks: {
     title: 'My tasks',

@@ -134,12 +134,24 @@ export default {
     detail: {
       description: '问题描述', category: '类别', grid: '所属网格', reporter: '上报人', received: '上报时间', deadline: '本环节时限',
       closeDeadline: '结案时限', assigned: '处置人', timeline: '处置过程', photos: '现场照片', noPhotos: '暂无照片', level: '层级',
+      department: '承办部门',
     },
     candidates: {
       title: '推荐处置人员', none: '暂无空闲的在线人员', rank: '第 {n} 推荐', sameGrid: '本网格', distance: '{d}', eta: '步行约 {m} 分钟',
       assign: '派遣', meters: '{n} 米', km: '{n} 公里', tasks: '在办 {n} 件',
     },
     reason: '请输入原因', reasonRequired: '此操作需要填写原因', actionFailed: '操作失败：{reason}', confirm: '确定', cancel: '取消',
+    escalateTo: '上报至职能部门',
+    reply: {
+      title: '录入部门回复（吹哨报到）', list: '部门回复', none: '职能部门尚未回复', department: '回复部门', chooseDepartment: '请选择职能部门',
+      acceptedAt: '受理时间', contacted: '联系了谁', contactedHint: '如：居民王某、物业公司负责人', actions: '做了什么',
+      actionsHint: '部门已采取的措施', dueBy: '办结时限', recordedAt: '录入时间', submit: '提交回复', submitting: '正在提交…',
+      failed: '提交失败：{reason}',
+      errors: {
+        department: '请选择回复的职能部门', acceptedAt: '请填写受理时间', contacted: '请填写联系了谁', actions: '请填写做了什么',
+        dueBy: '请填写办结时限', dueAfterAccepted: '办结时限须晚于受理时间',
+      },
+    },
   },
   fieldTasks: {
     title: '我的任务',

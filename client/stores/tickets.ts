@@ -8,6 +8,8 @@ import { computed, ref, shallowRef, triggerRef } from 'vue';
 import { isApiError } from '@shared/errors';
 import type {
   CreateTicketBody,
+  DepartmentDto,
+  DepartmentReplyBody,
   DispatchCandidate,
   TaskOffer,
   TaskWithdrawal,
@@ -68,7 +70,9 @@ export const ticketsApi = {
   transition: (id: number, body: TransitionBody) => call<TicketDetail>(`/api/tickets/${id}/transitions`, { method: 'POST', json: body }),
   create: (body: CreateTicketBody) => call<TicketSummary>('/api/tickets', { method: 'POST', json: body }),
   photo: (id: number, file: Blob) => call<TicketPhotoDto>(`/api/tickets/${id}/photos`, { method: 'POST', raw: file }),
+  reply: (id: number, body: DepartmentReplyBody) => call<TicketDetail>(`/api/tickets/${id}/department-replies`, { method: 'POST', json: body }),
   categories: () => call<TicketCategoryDto[]>('/api/ticket-categories'),
+  departments: () => call<DepartmentDto[]>('/api/departments'),
   heat: (window: TicketWindow, category?: string | null) => call<TicketHeat>('/api/tickets/heat', { query: { window, category: category ?? undefined } }),
   stats: (window: TicketWindow = 'today') => call<TicketStats>('/api/tickets/stats', { query: { window } }),
 };
@@ -90,6 +94,8 @@ export const useTicketsStore = defineStore('tickets', () => {
   const byId = shallowRef(new Map<number, TicketSummary>());
   const loaded = ref(false);
   const categories = ref<TicketCategoryDto[]>([]);
+  /** The district's departments a ticket can be referred to (吹哨), loaded on first need. */
+  const departments = ref<DepartmentDto[]>([]);
   const selectedId = ref<number | null>(null);
   const detail = ref<TicketDetail | null>(null);
   const candidates = ref<DispatchCandidate[]>([]);
@@ -174,6 +180,29 @@ export const useTicketsStore = defineStore('tickets', () => {
     return d;
   }
 
+  /** Records a department's reply to a ticket referred to it; the ticket moves on to 处置中. */
+  async function reply(id: number, body: DepartmentReplyBody): Promise<TicketDetail> {
+    const d = await ticketsApi.reply(id, body);
+    upsert(stripDetail(d));
+    if (selectedId.value === id) detail.value = d;
+    return d;
+  }
+
+  let departmentsLoading: Promise<void> | null = null;
+  /** Loads the departments once (they change only when an administrator edits them). */
+  function loadDepartments(): Promise<void> {
+    if (departments.value.length) return Promise.resolve();
+    departmentsLoading ??= ticketsApi
+      .departments()
+      .then((list) => {
+        departments.value = list.filter((dep) => dep.active);
+      })
+      .finally(() => {
+        departmentsLoading = null;
+      });
+    return departmentsLoading;
+  }
+
   async function create(body: CreateTicketBody): Promise<TicketSummary> {
     const ticket = await ticketsApi.create(body);
     // A worker's own report is not their task; the desk's queue shows it via ticket.created too.
@@ -250,6 +279,7 @@ export const useTicketsStore = defineStore('tickets', () => {
     tasks,
     loaded,
     categories,
+    departments,
     selectedId,
     detail,
     candidates,
@@ -262,6 +292,8 @@ export const useTicketsStore = defineStore('tickets', () => {
     select,
     refreshDetail,
     act,
+    reply,
+    loadDepartments,
     create,
     uploadPhoto,
     onCreated,

@@ -3,19 +3,22 @@
  * phone (/field), it appears live in the street dispatcher's queue (/dispatch) and on the district
  * command centre's wall (/wall: a marker, today's counters), the dispatcher registers it and sends
  * the worker, who accepts, starts, photographs and resolves it on the phone; the dispatcher
- * verifies and closes it, and the wall lets it go. Three browsers (three sessions), the real
- * server, the patrol simulator running. Screenshots land in test-results/.
+ * verifies and closes it, and the wall lets it go. Then 吹哨报到: the centre's operator refers
+ * another ticket to a department of their choosing at /dispatch and records the department's
+ * reply, which the street dispatcher sees live. Three browsers (three sessions), the real server,
+ * the patrol simulator running. Screenshots land in test-results/.
  */
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { Page } from 'playwright-core';
+import type { TicketDetail, TicketSummary } from '../../shared/tickets-api';
 import { sql, type Db } from '../../server/db';
 import type { App } from '../../server/app';
 import type { Clock } from '../../server/clock';
 import { CLIENT_DIST, ensureClientBuild } from '../../server/client-build';
 import { Simulator } from '../../server/simulator/simulator';
 import { createTestDb, TEST_DEMO_PASSWORD } from '../support/db';
-import { buildTestApp } from '../support/app';
+import { buildTestApp, login } from '../support/app';
 import { launchBrowser, screenshot, type TestBrowser } from '../support/browser';
 
 /** 14:00 in Shanghai when the test starts, so the day shift (and the demo worker) is on duty. */
@@ -46,6 +49,8 @@ let wallTotalBefore = 0;
 let me: { workerId: number; lon: number; lat: number };
 let fixTimer: ReturnType<typeof setInterval> | undefined;
 let ticketNumber = '';
+/** The ticket the centre refers to a department. */
+let referred: TicketSummary;
 
 async function waitFor<T>(what: string, probe: () => Promise<T>, ok: (value: T) => boolean, timeoutMs = 30_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -91,6 +96,13 @@ const task = () => phone.locator(`[data-testid=task][data-number="${ticketNumber
 const wallTotal = async () => Number((await wall.getByTestId('tickets-today-total').textContent())?.replace(/\D/g, ''));
 /** Ticket numbers of the markers the wall's map draws. */
 const wallMarkers = () => wall.evaluate(() => (window.__gridline?.maps[0]?.ticketMarkers() ?? []).map((m) => m.number));
+
+/** The minute an instant falls in, as a datetime-local input writes it in Shanghai. */
+const shanghaiInput = (ms: number) => new Date(ms + 8 * 3_600_000).toISOString().slice(0, 16);
+/** How the detail panel prints a date and time (vue-i18n's 'dateTime' in zh-CN, Asia/Shanghai). */
+const shanghaiDateTime = new Intl.DateTimeFormat('zh-CN', {
+  timeZone: 'Asia/Shanghai', year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23',
+});
 
 beforeAll(async () => {
   await ensureClientBuild((m) => console.error(`[e2e] ${m}`));
@@ -210,7 +222,116 @@ describe('a ticket from the field to 结案', () => {
     // Closed: nothing left for the wall to watch.
     await waitFor('the wall’s marker gone', wallMarkers, (numbers) => !numbers.includes(ticketNumber), 15_000);
   });
+});
 
+describe('吹哨报到: the centre refers a ticket to a department and records the department’s reply', () => {
+  // The wall's browser is the district centre's operator: it now works at /dispatch.
+  const centre = () => wall;
+  const centreRow = () => centre().locator(`[data-testid=ticket-row][data-number="${referred.number}"]`);
+  const centreStatus = () => centre().getByTestId('ticket-detail').getAttribute('data-status');
+  const deskRow = () => desk.locator(`[data-testid=ticket-row][data-number="${referred.number}"]`);
+
+  test('the operator picks the department when escalating from the district centre', async () => {
+    const operator = await login(app, 'operator');
+    const filed = await app.inject({
+      method: 'POST',
+      url: '/api/tickets',
+      headers: operator,
+      payload: { category: 'dispute.labour', urgency: 'scheduled', lon: me.lon, lat: me.lat, description: '工地拖欠农民工工资，涉及多户（端到端测试：吹哨报到）' },
+    });
+    expect(filed.statusCode, filed.body).toBe(201);
+    referred = filed.json() as TicketSummary;
+    const registered = await app.inject({ method: 'POST', url: `/api/tickets/${referred.id}/transitions`, headers: operator, payload: { action: 'register' } });
+    expect(registered.statusCode, registered.body).toBe(200);
+
+    // The street dispatcher has it open, to see the reply arrive live.
+    await deskRow().waitFor({ timeout: 15_000 });
+    await deskRow().click();
+    await waitFor('registered on the street desk', detailStatus, (s) => s === 'registered');
+
+    await centre().goto(`${base}/dispatch`);
+    await centreRow().waitFor({ timeout: 15_000 });
+    await centreRow().click();
+    await waitFor('the centre’s detail', centreStatus, (s) => s === 'registered');
+    // From the district centre the next level is a department: the desk chooses which.
+    await centre().getByTestId('action-escalate').click();
+    const pick = centre().getByTestId('escalate-department');
+    await waitFor('the departments', () => pick.locator('option:not([disabled])').count(), (n) => n === 13);
+    // The category's department (欠薪 → 人社) is offered first; the desk sends it to 城管 instead.
+    await expect(pick.inputValue()).resolves.toBe('hr_social');
+    await pick.selectOption('urban_management');
+    await centre().getByTestId('escalate-confirm').click();
+    await waitFor('escalated', centreStatus, (s) => s === 'escalated');
+    await expect(centre().getByTestId('ticket-department').textContent()).resolves.toBe('城管');
+    await expect(centre().getByTestId('department-replies').count()).resolves.toBe(1);
+    await expect(centre().getByTestId('department-reply').count()).resolves.toBe(0);
+  });
+
+  test('the department’s reply, with its four facts, shows in the detail and the timeline, live on the street desk too', async () => {
+    await centre().getByTestId('action-reply').click();
+    const form = centre().getByTestId('reply-form');
+    await form.waitFor();
+    // 受理时间 defaults to now (the server's clock), in Shanghai time.
+    const acceptedValue = await form.locator('input[name=acceptedAt]').inputValue();
+    expect(Math.abs(Date.parse(`${acceptedValue}:00+08:00`) - clock.now())).toBeLessThan(120_000);
+
+    // Nothing sent until the four facts are there; the desk is told what is missing, in Chinese.
+    await form.locator('input[name=acceptedAt]').fill('');
+    await centre().getByTestId('reply-submit').click();
+    await expect(form.getByTestId('reply-error-acceptedAt').textContent()).resolves.toBe('请填写受理时间');
+    await expect(form.getByTestId('reply-error-contacted').textContent()).resolves.toBe('请填写联系了谁');
+    await expect(form.getByTestId('reply-error-actions').textContent()).resolves.toBe('请填写做了什么');
+    await expect(form.getByTestId('reply-error-dueBy').textContent()).resolves.toBe('请填写办结时限');
+    await form.locator('input[name=acceptedAt]').fill(acceptedValue);
+    await form.locator('input[name=dueBy]').fill(acceptedValue);
+    await centre().getByTestId('reply-submit').click();
+    await expect(form.getByTestId('reply-error-dueBy').textContent()).resolves.toBe('办结时限须晚于受理时间');
+    await expect(centreStatus()).resolves.toBe('escalated');
+
+    const acceptedMs = Date.parse(`${acceptedValue}:00+08:00`);
+    const dueMs = Date.parse(`${shanghaiInput(clock.now() + 3 * 86_400_000)}:00+08:00`);
+    const contacted = '施工方项目经理李某、12名工人代表';
+    const actions = '约谈施工方，核对欠薪名单，责令限期发放';
+    await form.locator('input[name=contacted]').fill(contacted);
+    await form.locator('textarea[name=actions]').fill(actions);
+    await form.locator('input[name=dueBy]').fill(shanghaiInput(dueMs));
+    await centre().getByTestId('reply-submit').click();
+
+    // The department's reply starts its handling: 处置中, with the department's date as the deadline.
+    await waitFor('in progress', centreStatus, (s) => s === 'in_progress');
+    await form.waitFor({ state: 'detached' });
+    await expect(centre().getByTestId('ticket-detail').locator('.status').textContent()).resolves.toBe('处置中');
+    const reply = centre().getByTestId('department-reply');
+    await expect(reply.count()).resolves.toBe(1);
+    await expect(reply.getAttribute('data-department')).resolves.toBe('urban_management');
+    await expect(reply.locator('.dep').textContent()).resolves.toBe('城管');
+    await expect(reply.locator('[data-field=acceptedAt]').textContent()).resolves.toBe(shanghaiDateTime.format(acceptedMs));
+    await expect(reply.locator('[data-field=contacted]').textContent()).resolves.toBe(contacted);
+    await expect(reply.locator('[data-field=actions]').textContent()).resolves.toBe(actions);
+    await expect(reply.locator('[data-field=dueBy]').textContent()).resolves.toBe(shanghaiDateTime.format(dueMs));
+    const replied = centre().locator('[data-testid=ticket-timeline] li[data-kind=department_replied]');
+    await expect(replied.count()).resolves.toBe(1);
+    await expect(replied.textContent()).resolves.toMatch(/部门回复.*城管/);
+
+    // What the server recorded is what the desk entered.
+    const detail = (await app.inject({ url: `/api/tickets/${referred.id}`, headers: await login(app, 'operator') })).json() as TicketDetail;
+    expect(detail).toMatchObject({ status: 'in_progress', level: 'department', department: { code: 'urban_management' }, deadline: new Date(dueMs).toISOString() });
+    expect(detail.departmentReplies).toEqual([expect.objectContaining({
+      department: { code: 'urban_management', name: '城管' }, acceptedAt: new Date(acceptedMs).toISOString(), contacted, actions, dueBy: new Date(dueMs).toISOString(),
+    })]);
+    expect(detail.timeline.at(-1)).toMatchObject({ kind: 'department_replied' });
+
+    // The street dispatcher, who had it open, sees the reply arrive without reloading.
+    await waitFor('in progress on the street desk', detailStatus, (s) => s === 'in_progress', 15_000);
+    await desk.getByTestId('department-reply').waitFor({ timeout: 15_000 });
+    await expect(desk.getByTestId('department-reply').locator('[data-field=contacted]').textContent()).resolves.toBe(contacted);
+
+    await reply.scrollIntoViewIfNeeded();
+    await screenshot(centre(), 'dispatch-1920x1080-department-reply');
+  });
+});
+
+describe('the browsers', () => {
   test('no errors in any browser console', () => {
     expect([...deskBrowser.errors, ...phoneBrowser.errors, ...wallBrowser.errors]).toEqual([]);
   });
