@@ -329,6 +329,19 @@ describe('吹哨报到: the centre refers a ticket to a department and records t
     await reply.scrollIntoViewIfNeeded();
     await screenshot(centre(), 'dispatch-1920x1080-department-reply');
   });
+
+  test('the centre reports the department’s work done, verifies and closes it: 结案', async () => {
+    // The street desk only watches: it is no handler of a department's ticket.
+    await expect(desk.getByTestId('action-resolve').count()).resolves.toBe(0);
+    await centre().getByTestId('action-resolve').click();
+    await waitFor('resolved', centreStatus, (s) => s === 'resolved', 15_000);
+    await centre().getByTestId('action-verify').click();
+    await waitFor('verified', centreStatus, (s) => s === 'verified', 15_000);
+    await centre().getByTestId('action-close').click();
+    await waitFor('closed', centreStatus, (s) => s === 'closed', 15_000);
+    await expect(centre().getByTestId('ticket-detail').locator('.status').textContent()).resolves.toBe('结案');
+    await waitFor('closed on the street desk too', detailStatus, (s) => s === 'closed', 15_000);
+  });
 });
 
 describe('the browsers', () => {
