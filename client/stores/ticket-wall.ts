@@ -20,6 +20,8 @@ const PREFS_KEY = 'gridline.wall.tickets';
 const REFRESH_DELAY_MS = 1200;
 /** A new ticket moves the heatmap by one; re-aggregating it can wait a little longer. */
 const HEAT_DELAY_MS = 5000;
+/** A re-fetch that failed (server busy, a network blip) is tried again after this long. */
+const RETRY_DELAY_MS = 5000;
 const DAY_MS = 86_400_000;
 const CST_OFFSET_MS = 8 * 3_600_000;
 
@@ -142,15 +144,18 @@ export const useTicketWallStore = defineStore('ticket-wall', () => {
   }
 
   let statsSeq = 0;
-  async function loadStats(): Promise<void> {
+  /** Fetches today's counters; false when the fetch failed (the figures shown are then stale). */
+  async function loadStats(): Promise<boolean> {
     const seq = ++statsSeq;
     try {
       const result = await ticketsApi.stats('today');
-      if (seq !== statsSeq) return;
+      if (seq !== statsSeq) return true;
       stats.value = result;
       statsError.value = null;
+      return true;
     } catch (error) {
       if (seq === statsSeq) statsError.value = (error as Error).message;
+      return false;
     }
   }
 
@@ -255,12 +260,15 @@ export const useTicketWallStore = defineStore('ticket-wall', () => {
    * One re-fetch shortly after the first event of a burst, covering the whole burst: not a
    * debounce that restarts on each event, which a busy hour (an event a second) would starve.
    */
-  function scheduleRefresh(filed: boolean): void {
+  function scheduleRefresh(filed: boolean, delayMs = REFRESH_DELAY_MS): void {
     refreshTimer ??= setTimeout(() => {
       refreshTimer = undefined;
-      void loadStats();
-      void loadAttention(false).catch(() => {});
-    }, REFRESH_DELAY_MS);
+      // A wall is left alone for hours: a failed re-fetch must not leave stale figures until the
+      // next event happens to come, so it is tried again until it succeeds.
+      void Promise.all([loadStats(), loadAttention(false).then(() => true, () => false)]).then((done) => {
+        if (active.value && done.includes(false)) scheduleRefresh(false, RETRY_DELAY_MS);
+      });
+    }, delayMs);
     if (filed) {
       heatTimer ??= setTimeout(() => {
         heatTimer = undefined;

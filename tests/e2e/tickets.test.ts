@@ -155,6 +155,13 @@ describe('a ticket from the field to 结案', () => {
   });
 
   test('the worker files a problem from the phone', async () => {
+    // The wall's first re-fetch of its counters after the filing fails (a busy server): the wall
+    // must try again on its own rather than show yesterday's figures until the next event.
+    let failed = 0;
+    await wall.route((url) => url.pathname === '/api/tickets/stats', async (route) => {
+      if (failed++ === 0) await route.fulfill({ status: 503, contentType: 'application/json', body: '{"code":"UNAVAILABLE","message":"busy"}' });
+      else await route.continue();
+    });
     await phone.getByTestId('report-open').click();
     const form = phone.getByTestId('report-form');
     // The first real category in the list.
@@ -173,7 +180,8 @@ describe('a ticket from the field to 结案', () => {
     await expect(row().getAttribute('data-status')).resolves.toBe('received');
     // Immediate (立刻办理): a marker on the command centre's wall, and one more received today.
     await waitFor('the wall’s marker', wallMarkers, (numbers) => numbers.includes(ticketNumber), 15_000);
-    await waitFor('the wall’s counter', wallTotal, (n) => n === wallTotalBefore + 1, 15_000);
+    await waitFor('the wall’s counter', wallTotal, (n) => n === wallTotalBefore + 1, 20_000);
+    await wall.unrouteAll();
     await screenshot(desk, 'dispatch-1920x1080-queue');
     await row().click();
     await desk.getByTestId('action-register').click();
@@ -346,6 +354,9 @@ describe('吹哨报到: the centre refers a ticket to a department and records t
 
 describe('the browsers', () => {
   test('no errors in any browser console', () => {
-    expect([...deskBrowser.errors, ...phoneBrowser.errors, ...wallBrowser.errors]).toEqual([]);
+    // Except the one failure the test itself injected into the wall's counters.
+    const injected = (e: string) => /status of 503 .*\/api\/tickets\/stats\?/.test(e);
+    expect(wallBrowser.errors.filter(injected)).toHaveLength(1);
+    expect([...deskBrowser.errors, ...phoneBrowser.errors, ...wallBrowser.errors.filter((e) => !injected(e))]).toEqual([]);
   });
 });
