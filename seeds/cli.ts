@@ -5,9 +5,9 @@
  * non-empty database unless --force.
  */
 import { parseArgs } from 'node:util';
-import { loadConfig } from '../server/config';
-import { openDb } from '../server/db';
-import { migrate } from '../server/db/migrate';
+import { loadConfig } from '../server/platform/config';
+import { openDb } from '../server/platform/db';
+import { migrate } from '../server/platform/db/migrate';
 import { availableRegions, seedRegion, SeedError } from './seed';
 import { progressBar } from './progress';
 

@@ -1,4 +1,4 @@
-import { pick, pickWeighted } from './random';
+import { pick, pickWeighted } from '@shared/random';
 
 /** The most common Chinese surnames, weighted roughly by their share of the population (%). */
 const SURNAMES: readonly (readonly [string, number])[] = [

@@ -1,10 +1,10 @@
 import { readFileSync, existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { sql, type Db, type Queryable } from '../server/db';
-import { hashPassword } from '../server/auth/password';
+import { sql, type Db, type Queryable } from '../server/platform/db';
+import { hashPassword } from '../server/platform/auth/password';
 import type { RegionLevel, UserRole, WorkerRole } from '../shared/domain';
-import { createRandom } from './random';
+import { createRandom } from '@shared/random';
 import { chineseName, mobileNumber } from './people';
 import { silentProgress, type Progress } from './progress';
 import { SeedError } from './seed-error';

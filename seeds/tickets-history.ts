@@ -15,8 +15,8 @@
  *
  * Deterministic for a given district, clock and length: the same rows every time, on both engines.
  */
-import { raw, sql, type Db, type Queryable, type Sql } from '../server/db';
-import { systemClock, type Clock } from '../server/clock';
+import { raw, sql, type Db, type Queryable, type Sql } from '../server/platform/db';
+import { systemClock, type Clock } from '../server/platform/clock';
 import {
   DEFAULT_DEADLINE_RULES,
   ESCALATION_LEVEL_LABELS,
@@ -34,9 +34,10 @@ import {
   type TicketStatus,
   type TicketUrgency,
 } from '../shared/tickets';
-import { createRandom, pick, pickWeighted } from './random';
+import { createRandom, pick, pickWeighted } from '@shared/random';
 import { silentProgress, type Progress } from './progress';
 import { SeedError } from './seed-error';
+import { SHANGHAI_OFFSET_MS, shanghaiHourStart, shanghaiWallClock } from '@shared/shanghai-time';
 
 // ---------------------------------------------------------------------------------------------
 // The published figures and the shapes drawn from them
@@ -332,7 +333,6 @@ export interface PlannedTicket {
 
 const MINUTE = 60_000;
 const DAY = 86_400_000;
-const CST = 8 * 3_600_000;
 
 /** Between lo and hi, most often near lo (a desk clears most of its queue quickly). */
 const skewed = (random: () => number, lo: number, hi: number): number => lo + (hi - lo) * random() ** 2;
@@ -344,9 +344,9 @@ function receipts(random: () => number, grids: number, from: number, to: number)
   const times: number[] = [];
   let dayNoise = 1;
   let noiseDay = -1;
-  for (let hour = Math.floor((from + CST) / 3_600_000) * 3_600_000 - CST; hour < to; hour += 3_600_000) {
-    const local = new Date(hour + CST);
-    const day = Math.floor((hour + CST) / DAY);
+  for (let hour = shanghaiHourStart(from); hour < to; hour += 3_600_000) {
+    const local = shanghaiWallClock(hour);
+    const day = Math.floor((hour + SHANGHAI_OFFSET_MS) / DAY);
     if (day !== noiseDay) {
       noiseDay = day;
       dayNoise = between(random, 0.9, 1.1);

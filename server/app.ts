@@ -1,29 +1,29 @@
-import { existsSync } from 'node:fs';
+import { createReadStream, existsSync } from 'node:fs';
 import path from 'node:path';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type RawReplyDefaultExpression, type RawRequestDefaultExpression, type RawServerDefault } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import fastifyStatic from '@fastify/static';
-import type { Db } from './db';
-import type { Config } from './config';
-import { AppError } from './errors';
-import authPlugin from './auth/plugin';
-import authRoutes from './auth/routes';
+import type { Db } from './platform/db';
+import type { Config } from './platform/config';
+import { AppError } from './platform/errors';
+import authPlugin, { publicRoutes } from './platform/auth/plugin';
+import authRoutes from './modules/auth/routes';
 import healthRoutes from './modules/health/routes';
 import regionRoutes from './modules/regions/routes';
 import tileRoutes from './modules/tiles/routes';
 import workerRoutes from './modules/workers/routes';
 import configRoutes from './modules/config/routes';
 import ticketRoutes from './modules/tickets/routes';
-import dispatchRoutes from './modules/tickets/dispatch-routes';
-import { NearestWorkers } from './dispatch/nearest';
-import { systemClock, type Clock } from './clock';
-import { PositionIngest } from './realtime/ingest';
-import { LiveHub } from './realtime/hub';
-import { registerOsmAnd } from './devices/routes';
-import { registerDeviceStream } from './devices/stream';
-import deviceAdminRoutes from './devices/admin-routes';
+import dispatchRoutes from './modules/dispatch/routes';
+import { NearestWorkers } from './modules/dispatch/nearest';
+import { systemClock, type Clock } from './platform/clock';
+import { PositionIngest } from './modules/positions/ingest';
+import { LiveHub } from './modules/realtime/hub';
+import { registerOsmAnd } from './modules/devices/routes';
+import { registerDeviceStream } from './modules/devices/stream';
+import deviceAdminRoutes from './modules/devices/admin-routes';
 
 export type App = FastifyInstance<
   RawServerDefault,
@@ -90,12 +90,16 @@ export async function build(options: BuildOptions): Promise<App> {
     request.log.error({ err: error }, 'unhandled error');
     return reply.code(500).send({ code: 'INTERNAL', message: 'Something went wrong on the server; it has been logged.' });
   });
+  const spaIndex = options.clientDir ? path.resolve(options.clientDir, 'index.html') : undefined;
   app.setNotFoundHandler((request, reply) => {
-    if (request.url.startsWith('/api/') || !options.clientDir || !existsSync(options.clientDir)) {
-      return reply.code(404).send({ code: 'NOT_FOUND', message: `No route ${request.method} ${request.url.split('?')[0]}` });
+    const pathname = request.url.split('?')[0] ?? '';
+    // Anything that looks like the API (in any case or encoding) is a 404, never the app's page.
+    const apiLike = /^\/+(api|%61pi)\b/i.test(pathname) || request.method !== 'GET';
+    if (apiLike || !spaIndex || !existsSync(spaIndex)) {
+      return reply.code(404).send({ code: 'NOT_FOUND', message: `No route ${request.method} ${pathname.slice(0, 200)}` });
     }
     // Client-side routes (/wall, /dispatch …) all load the single-page app.
-    return reply.type('text/html; charset=utf-8').sendFile('index.html');
+    return reply.type('text/html; charset=utf-8').send(createReadStream(spaIndex));
   });
 
   await app.register(swagger, {
@@ -105,7 +109,9 @@ export async function build(options: BuildOptions): Promise<App> {
       security: [{ bearer: [] }],
     },
   });
-  await app.register(swaggerUi, { routePrefix: '/docs' });
+  await app.register(publicRoutes(async (scope) => {
+    await scope.register(swaggerUi, { routePrefix: '/docs' });
+  }));
 
   await app.register(authPlugin, { secret: options.config.jwtSecret, tokenTtlS: options.config.tokenTtlS });
 
@@ -149,7 +155,10 @@ export async function build(options: BuildOptions): Promise<App> {
   });
 
   if (options.clientDir && existsSync(options.clientDir)) {
-    await app.register(fastifyStatic, { root: path.resolve(options.clientDir), wildcard: false, index: 'index.html' });
+    const root = path.resolve(options.clientDir);
+    await app.register(publicRoutes(async (scope) => {
+      await scope.register(fastifyStatic, { root, wildcard: false, index: 'index.html' });
+    }));
   }
   return app;
 }

@@ -3,19 +3,19 @@
  * DATABASE_URL is set), migrate, seed the demo district into an empty database, then serve
  * everything on one port. Shuts down cleanly on SIGINT/SIGTERM.
  */
-import { loadConfig, DEFAULT_DEMO_PASSWORD } from './config';
-import { openDb } from './db';
-import { sql } from './db/sql';
-import { migrate } from './db/migrate';
+import { loadConfig, DEFAULT_DEMO_PASSWORD } from './platform/config';
+import { openDb } from './platform/db';
+import { sql } from './platform/db/sql';
+import { migrate } from './platform/db/migrate';
 import { build } from './app';
-import { CLIENT_DIST, ensureClientBuild } from './client-build';
-import { countDemoPasswords } from './auth/repository';
+import { CLIENT_DIST, ensureClientBuild } from './platform/client-build';
+import { countDemoPasswords } from './modules/auth/repository';
 import { seedRegion } from '../seeds/seed';
 import { progressBar } from '../seeds/progress';
 import Fastify from 'fastify';
-import { registerOsmAnd } from './devices/routes';
-import { Simulator } from './simulator/simulator';
-import { TicketSimulator } from './simulator/tickets';
+import { registerOsmAnd } from './modules/devices/routes';
+import { Simulator } from './modules/simulator/simulator';
+import { TicketSimulator } from './modules/simulator/tickets';
 
 const log = (msg: string) => console.error(`[gridline] ${msg}`);
 

@@ -10,6 +10,7 @@
  */
 import type { ErrorCode } from './errors';
 import type { RegionLevel, UserRole } from './domain';
+import { shanghaiDate } from './shanghai-time';
 
 export const TICKET_STATUSES = [
   'received',
@@ -452,12 +453,9 @@ export function deadlineAlert(t: DeadlineFacts, now: number): DeadlineAlert {
 // ---------------------------------------------------------------------------------------------
 // Numbers and labels
 
-/** China Standard Time, in which a ticket's number is dated (the districts are all in UTC+8). */
-const CST_OFFSET_MS = 8 * 3600_000;
-
-/** The day part of a ticket number, 'YYYYMMDD' in China Standard Time. */
+/** The day part of a ticket number, 'YYYYMMDD' in China Standard Time (Asia/Shanghai). */
 export function ticketDay(now: number): string {
-  return new Date(now + CST_OFFSET_MS).toISOString().slice(0, 10).replaceAll('-', '');
+  return shanghaiDate(now).replaceAll('-', '');
 }
 
 /** A human-readable number, e.g. GD-20261122-0001 (工单 = GD). */

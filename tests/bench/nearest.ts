@@ -1,5 +1,5 @@
 /**
- * "Nearest free worker" benchmark: the in-memory exact index (server/dispatch/nearest.ts) at
+ * "Nearest free worker" benchmark: the in-memory exact index (server/modules/dispatch/nearest.ts) at
  * 100,000 workers, quiet and while the real ingest applies ~10,000 fixes/s (validation, live state,
  * batched writes to PostGIS), against the target p99 ≤ 1 ms — and, in the same run on the same
  * rows, PostGIS doing the same job: KNN (`<->`) on the geometry index or on a geography index, each
@@ -18,13 +18,14 @@ import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import { PerformanceObserver } from 'node:perf_hooks';
 import pg from 'pg';
-import { sql, type Db, type Sql } from '../../server/db';
-import { openPostgres } from '../../server/db/postgres';
-import { migrate } from '../../server/db/migrate';
-import { systemClock } from '../../server/clock';
-import { PositionIngest } from '../../server/realtime/ingest';
-import { NearestWorkers, type NearestQuery } from '../../server/dispatch/nearest';
+import { sql, type Db, type Sql } from '../../server/platform/db';
+import { openPostgres } from '../../server/platform/db/postgres';
+import { migrate } from '../../server/platform/db/migrate';
+import { systemClock } from '../../server/platform/clock';
+import { PositionIngest } from '../../server/modules/positions/ingest';
+import { NearestWorkers, type NearestQuery } from '../../server/modules/dispatch/nearest';
 import { printReport, type BenchReport, type Headline, type Table } from './lib/report';
+import { createRandom } from '@shared/random';
 
 const flags = process.argv.slice(2);
 const QUICK = flags.includes('--quick');
@@ -45,17 +46,8 @@ const tileOf = (lon: number, lat: number) =>
   Math.min(TILES_Y - 1, Math.floor(((lat - BOX.s) / (BOX.n - BOX.s)) * TILES_Y));
 const tilePath = (t: number) => `/140105/g${t}/`;
 
-/** Deterministic uniform numbers (mulberry32). */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Deterministic uniform numbers, the product's one seeded generator. */
+const random = (seed: number) => createRandom(seed);
 
 const log = (m: string) => console.error(`[nearest] ${m}`);
 

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSigner } from 'fast-jwt';
-import { sql, type Db } from '../../server/db';
+import { sql, type Db } from '../../server/platform/db';
 import type { App } from '../../server/app';
 import { createTestDb, TEST_DEMO_PASSWORD } from '../support/db';
 import { buildTestApp, login } from '../support/app';

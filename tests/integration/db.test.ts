@@ -1,7 +1,7 @@
 /** The one database interface behaves the same on both engines. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sql, type Db } from '../../server/db';
-import { migrate, listMigrations } from '../../server/db/migrate';
+import { sql, type Db } from '../../server/platform/db';
+import { migrate, listMigrations } from '../../server/platform/db/migrate';
 import { createTestDb } from '../support/db';
 
 let db: Db;

@@ -3,11 +3,11 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { io as connect, type Socket } from 'socket.io-client';
-import { sql, type Db } from '../../server/db';
+import { sql, type Db } from '../../server/platform/db';
 import type { App } from '../../server/app';
-import { ManualClock } from '../../server/clock';
-import { loadConfig } from '../../server/config';
-import { findUserById } from '../../server/auth/repository';
+import { ManualClock } from '../../server/platform/clock';
+import { loadConfig } from '../../server/platform/config';
+import { findUserById } from '../../server/modules/auth/repository';
 import type { ClientToServerEvents, ServerToClientEvents } from '@shared/realtime';
 import type {
   DispatchCandidate,

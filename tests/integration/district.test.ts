@@ -3,7 +3,7 @@
  * official codes, and a topology where each level tiles its parent exactly.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sql, type Db } from '../../server/db';
+import { sql, type Db } from '../../server/platform/db';
 import { createTestDb } from '../support/db';
 
 let db: Db;

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sql, type Db } from '../../server/db';
+import { sql, type Db } from '../../server/platform/db';
 import type { App } from '../../server/app';
 import { createTestDb } from '../support/db';
 import { buildTestApp, login } from '../support/app';

@@ -1,22 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sql, type Db } from '../../server/db';
+import { sql, type Db } from '../../server/platform/db';
 import type { App } from '../../server/app';
-import { ManualClock } from '../../server/clock';
-import { NearestWorkers } from '../../server/dispatch/nearest';
+import { ManualClock } from '../../server/platform/clock';
+import { NearestWorkers } from '../../server/modules/dispatch/nearest';
 import { createTestDb } from '../support/db';
 import { buildTestApp } from '../support/app';
+import { createRandom } from '@shared/random';
 
-/** Deterministic uniform numbers (mulberry32). */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Deterministic uniform numbers, the product's one seeded generator. */
+const random = (seed: number) => createRandom(seed);
 
 interface Placed {
   id: number;

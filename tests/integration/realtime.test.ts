@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { io as connect, type Socket } from 'socket.io-client';
 import WebSocket from 'ws';
-import { sql, type Db } from '../../server/db';
+import { sql, type Db } from '../../server/platform/db';
 import type { App } from '../../server/app';
-import { ManualClock } from '../../server/clock';
+import { ManualClock } from '../../server/platform/clock';
 import { decodeWorkerFrame, WORKER_FLAGS, type ClientToServerEvents, type ServerToClientEvents, type WorkerFrame } from '@shared/realtime';
 import { createTestDb } from '../support/db';
 import { buildTestApp, login, token } from '../support/app';

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sql, type Db } from '../../server/db';
+import { sql, type Db } from '../../server/platform/db';
 import { seedRegion, SeedError, planWorkers, loadRegionData } from '../../seeds/seed';
 import { createTestDb, TEST_DEMO_PASSWORD } from '../support/db';
 

@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sql, type Db } from '../../server/db';
+import { sql, type Db } from '../../server/platform/db';
 import type { App } from '../../server/app';
-import { ManualClock } from '../../server/clock';
-import { Simulator } from '../../server/simulator/simulator';
-import { LiveState } from '../../server/realtime/live-state';
+import { ManualClock } from '../../server/platform/clock';
+import { Simulator } from '../../server/modules/simulator/simulator';
+import { LiveState } from '../../server/modules/positions/live-state';
 import { createTestDb } from '../support/db';
 import { buildTestApp } from '../support/app';
 

@@ -1,7 +1,7 @@
 import { build, type App } from '../../server/app';
-import { loadConfig, type Config } from '../../server/config';
-import type { Db } from '../../server/db';
-import type { Clock } from '../../server/clock';
+import { loadConfig, type Config } from '../../server/platform/config';
+import type { Db } from '../../server/platform/db';
+import type { Clock } from '../../server/platform/clock';
 import { TEST_DEMO_PASSWORD } from './template';
 
 export interface TestAppOptions {

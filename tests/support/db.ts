@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { inject } from 'vitest';
-import type { Db } from '../../server/db';
+import type { Db } from '../../server/platform/db';
 import { adminQuery, withDatabase } from './template';
 
 export { TEST_DEMO_PASSWORD } from './template';
@@ -17,7 +17,7 @@ export async function createTestDb(): Promise<Db> {
     if (!url) throw new Error('the template is on a server but DATABASE_URL is unset');
     const name = `${template.ref.replace(/_template_\d+$/, '')}_${randomBytes(4).toString('hex')}`;
     await adminQuery(url, `CREATE DATABASE "${name}" TEMPLATE "${template.ref}"`);
-    const { openPostgres } = await import('../../server/db/postgres');
+    const { openPostgres } = await import('../../server/platform/db/postgres');
     const db = openPostgres(withDatabase(url, name), { max: 4 });
     const close = db.close;
     return Object.assign(db, {
@@ -27,6 +27,6 @@ export async function createTestDb(): Promise<Db> {
       },
     });
   }
-  const { openPglite } = await import('../../server/db/pglite');
+  const { openPglite } = await import('../../server/platform/db/pglite');
   return openPglite({ loadDataDir: new Blob([readFileSync(template.ref)]) });
 }

@@ -41,7 +41,7 @@ function templateHash(): string {
     if (statSync(p).isDirectory()) for (const c of readdirSync(p).sort()) walk(path.join(p, c));
     else hash.update(p).update(readFileSync(p));
   };
-  for (const p of ['server/db', 'seeds', 'shared/domain.ts', 'package-lock.json']) walk(p);
+  for (const p of ['server/platform/db', 'seeds', 'shared/domain.ts', 'package-lock.json']) walk(p);
   return hash.digest('hex').slice(0, 16);
 }
 
@@ -53,14 +53,14 @@ function templateHash(): string {
 const TEMPLATE_SEED = { demo: true, demoPassword: TEST_DEMO_PASSWORD, history: false } as const;
 
 export async function buildTemplate(log: (m: string) => void, project = 'tests'): Promise<TemplateInfo> {
-  const { migrate } = await import('../../server/db/migrate');
+  const { migrate } = await import('../../server/platform/db/migrate');
   const { seedRegion } = await import('../../seeds/seed');
   const url = process.env.DATABASE_URL;
   if (url) {
     const name = `${new URL(url).pathname.slice(1) || 'gridline'}_${project}_template_${process.pid}`;
     await adminQuery(url, `DROP DATABASE IF EXISTS "${name}"`);
     await adminQuery(url, `CREATE DATABASE "${name}"`);
-    const { openPostgres } = await import('../../server/db/postgres');
+    const { openPostgres } = await import('../../server/platform/db/postgres');
     const db = openPostgres(withDatabase(url, name), { max: 2 });
     try {
       await migrate(db);
@@ -77,7 +77,7 @@ export async function buildTemplate(log: (m: string) => void, project = 'tests')
     log(`reusing PGlite template ${path.basename(file)}`);
     return { engine: 'pglite', ref: file };
   }
-  const { openPglite } = await import('../../server/db/pglite');
+  const { openPglite } = await import('../../server/platform/db/pglite');
   const started = Date.now();
   const db = await openPglite();
   await migrate(db);

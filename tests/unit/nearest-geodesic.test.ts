@@ -1,18 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { haversineM } from '@shared/geo';
 import { boxExitLowerBoundM, chordM, geodesicDistanceM, toEcef, walkingEtaS } from '@shared/dispatch';
+import { createRandom } from '@shared/random';
 
-/** Deterministic uniform numbers (mulberry32). */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Deterministic uniform numbers, the product's one seeded generator. */
+const random = (seed: number) => createRandom(seed);
 
 /**
  * Reference distances from PostGIS 3.3.2 (PROJ 9.1.1, i.e. GeographicLib's geod_inverse):

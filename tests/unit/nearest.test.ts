@@ -2,22 +2,14 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { WORKER_FLAGS } from '@shared/realtime';
 import { WORKER_ROLES, type WorkerRole } from '@shared/domain';
 import { geodesicDistanceM, type NearestCandidate } from '@shared/dispatch';
-import { ManualClock } from '../../server/clock';
-import { LiveState, type LiveWorker } from '../../server/realtime/live-state';
-import type { LiveListener } from '../../server/realtime/ingest';
-import { NearestWorkers, type CandidateFilter, type LiveSource } from '../../server/dispatch/nearest';
+import { ManualClock } from '../../server/platform/clock';
+import { LiveState, type LiveWorker } from '../../server/modules/positions/live-state';
+import type { LiveListener } from '../../server/modules/positions/ingest';
+import { NearestWorkers, type CandidateFilter, type LiveSource } from '../../server/modules/dispatch/nearest';
+import { createRandom } from '@shared/random';
 
-/** Deterministic uniform numbers (mulberry32). */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Deterministic uniform numbers, the product's one seeded generator. */
+const random = (seed: number) => createRandom(seed);
 
 /**
  * A real LiveState with the ingest's notification contract (applyFix, then `changed`), without

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decodeOsmAndJson, decodeOsmAndParams, OsmAndError, parseOsmAndTime } from '../../server/devices/osmand';
+import { decodeOsmAndJson, decodeOsmAndParams, OsmAndError, parseOsmAndTime } from '../../server/modules/devices/osmand';
 
 const q = (s: string) => new URLSearchParams(s.replace(/^\/\?/, ''));
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { PatrolWorker } from '../../server/simulator/patrol';
+import { PatrolWorker } from '../../server/modules/simulator/patrol';
 import { haversineM } from '@shared/geo';
 
 // A square grid of about 600 m in central Taiyuan, and a task 800 m east of its eastern edge.

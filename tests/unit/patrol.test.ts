@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { PatrolWorker, shanghaiHour } from '../../server/simulator/patrol';
+import { PatrolWorker } from '../../server/modules/simulator/patrol';
+import { shanghaiHour } from '@shared/shanghai-time';
 import { haversineM } from '@shared/geo';
 
 // An L-shaped (concave) grid of about 600 m × 600 m in central Taiyuan.

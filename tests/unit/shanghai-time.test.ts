@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { fromShanghaiInput, toShanghaiInput } from '@client/shanghai-time';
+import { fromShanghaiInput, toShanghaiInput } from '@shared/shanghai-time';
 
 describe('datetime-local values in Asia/Shanghai', () => {
   it('writes an instant as the Shanghai wall clock shows it, whatever the machine’s zone', () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { join, raw, sql } from '../../server/db/sql';
-import { Scope } from '../../server/auth/scope';
+import { join, raw, sql } from '../../server/platform/db/sql';
+import { Scope } from '../../server/platform/auth/scope';
 
 describe('sql builder', () => {
   it('turns every value into a numbered parameter, across nested fragments', () => {

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { createRandom } from '../../seeds/random';
-import { shanghaiHour } from '../../server/simulator/patrol';
+import { createRandom } from '@shared/random';
+import { shanghaiHour } from '@shared/shanghai-time';
 import {
   DEFAULT_BEHAVIOUR,
   HOURLY_PROFILE,
@@ -13,7 +13,7 @@ import {
   meanTicketsPerHour,
   offerResponse,
   ticketsPerHourAt,
-} from '../../server/simulator/ticket-model';
+} from '../../server/modules/simulator/ticket-model';
 
 const YINGZE_GRIDS = 853;
 // Monday 00:00 in Shanghai.
@@ -71,7 +71,7 @@ describe('what a simulated ticket is about', () => {
   });
 
   it('uses only sub-categories the database has, each under its class', () => {
-    const migration = readFileSync('server/db/migrations/002_tickets.sql', 'utf8');
+    const migration = readFileSync('server/platform/db/migrations/002_tickets.sql', 'utf8');
     const known = new Set([...migration.matchAll(/\('([a-z_]+\.[a-z_]+)', '([a-z_]+)'/g)].map((m) => `${m[1]}|${m[2]}`));
     const used = new Set(draws.map((d) => `${d.category}|${d.class}`));
     expect(known.size).toBeGreaterThan(25);

@@ -7,6 +7,7 @@
  * a diagonal linear map, so straight lines and orientations agree in both.
  */
 import type { DelaunayResult } from './sources';
+import { createRandom } from '@shared/random';
 import {
   DegenerateError,
   VertexStore,
@@ -53,16 +54,8 @@ export class Frame {
 }
 
 export type Rng = () => number;
-export function mulberry32(seed: number): Rng {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** mulberry32, the product's one seeded generator (shared/random.ts). */
+export const mulberry32 = (seed: number): Rng => createRandom(seed);
 
 /** A ring in km as flat [x0, y0, x1, y1, …] (shells counter-clockwise, holes clockwise). */
 export type KmRing = number[];

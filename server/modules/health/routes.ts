@@ -1,12 +1,12 @@
 import type { App } from '../../app';
 import { HealthResponse } from '@shared/api';
-import { sql } from '../../db/sql';
+import { sql } from '../../platform/db/sql';
 
 export default async function healthRoutes(app: App): Promise<void> {
   let postgis: string | undefined;
   app.get(
     '/api/health',
-    { config: { public: true }, schema: { tags: ['system'], summary: 'Liveness and database engine', response: { 200: HealthResponse } } },
+    { config: { auth: 'public' }, schema: { tags: ['system'], summary: 'Liveness and database engine', response: { 200: HealthResponse } } },
     async () => {
       // Asks the database every time (a dead database must show), but caches the version string.
       const { rows } = await app.db.query<{ v: string }>(sql`SELECT postgis_lib_version() AS v`);

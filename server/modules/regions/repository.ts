@@ -1,5 +1,5 @@
-import { sql, type Queryable } from '../../db';
-import type { Scope } from '../../auth/scope';
+import { sql, type Queryable } from '../../platform/db';
+import type { Scope } from '../../platform/auth/scope';
 import type { RegionLevel } from '@shared/domain';
 
 export interface RegionSummary {

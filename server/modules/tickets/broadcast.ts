@@ -4,9 +4,9 @@
  * of the ticket's grid path — the grid, its community, street and district — and to no other.
  */
 import type { TicketChange, TicketEscalationNotice, TicketSummary } from '@shared/tickets-api';
-import type { LiveHub } from '../../realtime/hub';
+import type { LiveHub } from '../realtime/hub';
 
-/** The hub's room naming (server/realtime/hub.ts joins each socket to `scope:` + its region path). */
+/** The hub's room naming (server/modules/realtime/hub.ts joins each socket to `scope:` + its region path). */
 const ROOM_PREFIX = 'scope:';
 
 /** The rooms of every jurisdiction holding this path: '/a/b/' → ['scope:/a/', 'scope:/a/b/']. */

@@ -2,8 +2,8 @@
  * Tickets' SQL, all of it: parameterised, and every read on behalf of a user filtered by
  * `visibleTo(principal)`, which goes through `scope.covers` on the ticket's grid path.
  */
-import { raw, sql, type Queryable, type Sql } from '../../db';
-import type { Principal, Scope } from '../../auth/scope';
+import { raw, sql, type Queryable, type Sql } from '../../platform/db';
+import type { Principal, Scope } from '../../platform/auth/scope';
 import type {
   DeadlineRules,
   EscalationLevel,

@@ -21,9 +21,10 @@ import {
   TicketsQuery,
   TransitionBody,
 } from '@shared/tickets-api';
-import { AppError } from '../../errors';
+import { AppError } from '../../platform/errors';
 import { TicketBroadcaster } from './broadcast';
-import { TicketDeadlineJob } from './deadline-job';
+import { ticketDeadlineJob } from './deadline-job';
+import type { PeriodicJob } from '../../platform/jobs';
 import { PHOTO_MAX_BYTES, PHOTO_TYPES, PhotoStore } from './photos';
 import { TicketService } from './service';
 import * as repo from './repository';
@@ -34,7 +35,7 @@ declare module 'fastify' {
     /** The ticket workflow (工单). */
     tickets: TicketService;
     /** Escalates overdue stages on an interval; `sweep()` runs one pass (tests drive it with a ManualClock). */
-    ticketDeadlines: TicketDeadlineJob;
+    ticketDeadlines: PeriodicJob<number[]>;
   }
 }
 
@@ -56,7 +57,7 @@ export default fp(
       broadcast,
       log: app.log,
     });
-    const job = new TicketDeadlineJob(service, app.log);
+    const job = ticketDeadlineJob(service, app.log);
     app.decorate('tickets', service);
     app.decorate('ticketDeadlines', job);
     app.addHook('onReady', async () => {

@@ -41,11 +41,11 @@ import type {
   TicketsQuery,
   TransitionBody,
 } from '@shared/tickets-api';
-import { raw, type Db, type Queryable } from '../../db';
-import { Scope, type Principal } from '../../auth/scope';
-import { audit } from '../../auth/repository';
-import type { Clock } from '../../clock';
-import { AppError } from '../../errors';
+import { raw, type Db, type Queryable } from '../../platform/db';
+import { Scope, type Principal } from '../../platform/auth/scope';
+import { audit } from '../auth/repository';
+import type { Clock } from '../../platform/clock';
+import { AppError } from '../../platform/errors';
 import { detectImageType, PHOTO_MAX_BYTES, type PhotoStore } from './photos';
 import type { TicketBroadcaster } from './broadcast';
 import * as repo from './repository';

@@ -4,8 +4,8 @@
  * goes through: an aggregate describes a territory, so it counts what lies inside it (not, as a
  * list does, also the tickets someone filed or holds elsewhere).
  */
-import { sql, type Queryable, type Sql } from '../../db';
-import type { Scope } from '../../auth/scope';
+import { sql, type Queryable, type Sql } from '../../platform/db';
+import type { Scope } from '../../platform/auth/scope';
 import { TICKET_STATUSES, type TicketStatus } from '@shared/tickets';
 import { lateAt, OPEN_TICKET } from './repository';
 

@@ -5,13 +5,12 @@
 import type { App } from '../../app';
 import { ErrorResponse } from '@shared/api';
 import { TicketHeat, TicketHeatQuery, TicketStats, TicketStatsQuery, type TicketWindow } from '@shared/tickets-api';
-import { AppError } from '../../errors';
+import { AppError } from '../../platform/errors';
 import * as repo from './repository';
 import { heatCells, statCounts } from './stats-repository';
+import { shanghaiMidnight } from '@shared/shanghai-time';
 
 const DAY_MS = 86_400_000;
-/** Asia/Shanghai: UTC+8 all year (China has kept no daylight saving time since 1991). */
-const SHANGHAI_OFFSET_MS = 8 * 3_600_000;
 
 /**
  * The bounds of a window ending at `now`: 'today' from the last midnight in Asia/Shanghai, '7d' and
@@ -21,7 +20,7 @@ const SHANGHAI_OFFSET_MS = 8 * 3_600_000;
 export function windowBounds(window: TicketWindow, now: number): { from: number; to: number } {
   switch (window) {
     case 'today':
-      return { from: Math.floor((now + SHANGHAI_OFFSET_MS) / DAY_MS) * DAY_MS - SHANGHAI_OFFSET_MS, to: now };
+      return { from: shanghaiMidnight(now), to: now };
     case '7d':
       return { from: now - 7 * DAY_MS, to: now };
     case '30d':

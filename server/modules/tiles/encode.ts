@@ -1,8 +1,8 @@
 import GeoJSONVT from 'geojson-vt';
 import { GeoJSONWrapper, fromVectorTileJs } from '@maplibre/vt-pbf';
 import type { Feature, Geometry, Point as GeoJsonPoint } from 'geojson';
-import type { Db, Queryable } from '../../db';
-import type { Scope } from '../../auth/scope';
+import type { Db, Queryable } from '../../platform/db';
+import type { Scope } from '../../platform/auth/scope';
 import { REGION_LEVELS } from '@shared/domain';
 import { LABEL_LAYER, TILE_BUFFER, TILE_EXTENT, type TileCoord } from './layers';
 import { mvtTile, tileFeatures } from './repository';

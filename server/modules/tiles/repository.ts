@@ -1,5 +1,5 @@
-import { join, raw, sql, type Queryable, type Sql } from '../../db';
-import type { Scope } from '../../auth/scope';
+import { join, raw, sql, type Queryable, type Sql } from '../../platform/db';
+import type { Scope } from '../../platform/auth/scope';
 import type { RegionLevel } from '@shared/domain';
 import { LABEL_LAYER, TILE_BUFFER, TILE_EXTENT, labelLevels, polygonLevels, type TileCoord } from './layers';
 

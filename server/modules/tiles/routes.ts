@@ -1,6 +1,6 @@
 import { Type } from 'typebox';
 import type { App } from '../../app';
-import { AppError } from '../../errors';
+import { AppError } from '../../platform/errors';
 import { ErrorResponse } from '@shared/api';
 import { TileCache } from './cache';
 import { encodeTile } from './encode';

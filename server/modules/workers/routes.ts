@@ -1,7 +1,7 @@
 import type { App } from '../../app';
 import { ErrorResponse, WorkerList, WorkersQuery } from '@shared/api';
 import { listWorkers } from './repository';
-import { LiveState } from '../../realtime/live-state';
+import { LiveState } from '../positions/live-state';
 
 export default async function workerRoutes(app: App): Promise<void> {
   app.get(

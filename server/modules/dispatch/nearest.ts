@@ -10,11 +10,11 @@ import {
   type Ecef,
   type NearestCandidate,
 } from '@shared/dispatch';
-import { systemClock, type Clock } from '../clock';
-import type { Queryable } from '../db';
-import { inactiveWorkerIds } from './repository';
-import type { LiveListener } from '../realtime/ingest';
-import type { LiveState, LiveWorker } from '../realtime/live-state';
+import { systemClock, type Clock } from '../../platform/clock';
+import type { Queryable } from '../../platform/db';
+import { inactiveWorkerIds } from './workers-repository';
+import type { LiveListener } from '../positions/ingest';
+import type { LiveState, LiveWorker } from '../positions/live-state';
 
 /** What the index follows: the ingest's live state and its change notifications. */
 export interface LiveSource {

@@ -2,7 +2,7 @@
  * Dispatch's SQL: offers of a ticket to workers with their answers, the per-category auto-dispatch
  * policy, and the few facts about workers and users a recommendation or a notification needs.
  */
-import { sql, type Queryable } from '../../db';
+import { sql, type Queryable } from '../../platform/db';
 
 const ts = (t: number | null): string | null => (t === null ? null : new Date(t).toISOString());
 const ms = (value: Date | string | null): number | null => (value === null ? null : new Date(value).getTime());

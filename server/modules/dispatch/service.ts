@@ -17,17 +17,17 @@ import type {
   TicketReoffer,
   TicketSummary,
 } from '@shared/tickets-api';
-import { raw, type Db, type Queryable } from '../../db';
-import { Scope, type Principal } from '../../auth/scope';
-import { audit } from '../../auth/repository';
-import type { Clock } from '../../clock';
-import { AppError } from '../../errors';
-import type { NearestWorkers } from '../../dispatch/nearest';
-import { userRoom, type LiveHub } from '../../realtime/hub';
-import { roomsCovering } from './broadcast';
-import type { TicketChangeContext, TicketDispatchHooks, TicketService } from './service';
-import * as tickets from './repository';
-import * as repo from './dispatch-repository';
+import { raw, type Db, type Queryable } from '../../platform/db';
+import { Scope, type Principal } from '../../platform/auth/scope';
+import { audit } from '../auth/repository';
+import type { Clock } from '../../platform/clock';
+import { AppError } from '../../platform/errors';
+import type { NearestWorkers } from './nearest';
+import { userRoom, type LiveHub } from '../realtime/hub';
+import { roomsCovering } from '../tickets/broadcast';
+import type { TicketChangeContext, TicketDispatchHooks, TicketService } from '../tickets/service';
+import * as tickets from '../tickets/repository';
+import * as repo from './repository';
 
 /** Internal work sees every ticket. */
 const ALL = raw('true');

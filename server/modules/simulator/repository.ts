@@ -1,4 +1,4 @@
-import { sql, type Queryable } from '../db';
+import { sql, type Queryable } from '../../platform/db';
 import type { UserRow } from '../auth/repository';
 import type { Polygon } from './patrol';
 

@@ -1,15 +1,15 @@
-import type { App } from '../app';
+import type { App } from '../../app';
 import { ChangePasswordBody, ErrorResponse, LoginBody, LoginResponse, UserDto } from '@shared/api';
-import { AppError } from '../errors';
+import { AppError } from '../../platform/errors';
 import { audit, findUserById, findUserByUsername, setPassword } from './repository';
-import { decoyHash, hashPassword, verifyPassword } from './password';
-import { toUserDto } from './plugin';
+import { decoyHash, hashPassword, verifyPassword } from '../../platform/auth/password';
+import { toUserDto } from '../../platform/auth/plugin';
 
 export default async function authRoutes(app: App): Promise<void> {
   app.post(
     '/api/auth/login',
     {
-      config: { public: true },
+      config: { auth: 'public' },
       schema: {
         tags: ['auth'],
         summary: 'Sign in with username and password; returns a bearer token',

@@ -5,7 +5,7 @@
  * people take over each step. Every draw takes the random source, so a seed gives the same run.
  */
 import type { TicketSource, TicketUrgency } from '@shared/tickets';
-import { shanghaiHour } from './patrol';
+import { shanghaiHour } from '@shared/shanghai-time';
 
 /**
  * 章丘区 received 10,471 tickets in one week (10–17 Feb 2023) from 1,782 grids: 3,221 / 2,570 / 523 /

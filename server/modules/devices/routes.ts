@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { AppError } from '../errors';
-import type { PositionIngest } from '../realtime/ingest';
+import { AppError } from '../../platform/errors';
+import type { PositionIngest } from '../positions/ingest';
 import { decodeOsmAndJson, decodeOsmAndParams, OsmAndError } from './osmand';
 
 /**
@@ -48,7 +48,7 @@ export async function registerOsmAnd(app: FastifyInstance, ingest: PositionInges
     scope.route({
       method: ['GET', 'POST', 'PUT'],
       url: path,
-      config: { public: true },
+      config: { auth: 'public' },
       schema: { tags: ['devices'], summary: 'OsmAnd / Traccar Client position report (one fix per request)', hide: path === '/' },
       handler: osmAndHandler(ingest),
     });

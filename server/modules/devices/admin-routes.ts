@@ -1,8 +1,8 @@
-import type { App } from '../app';
+import type { App } from '../../app';
 import { DeviceDto, ErrorResponse, RegisterDeviceBody } from '@shared/api';
-import { AppError } from '../errors';
+import { AppError } from '../../platform/errors';
 import { audit } from '../auth/repository';
-import { findWorkerInScope } from '../modules/workers/repository';
+import { findWorkerInScope } from '../workers/repository';
 
 export default async function deviceAdminRoutes(app: App): Promise<void> {
   app.post(

@@ -9,15 +9,16 @@ import {
   DispatchCandidateList,
   TicketIdParams,
 } from '@shared/tickets-api';
-import { DispatchOfferJob } from './dispatch-job';
-import { DispatchService } from './dispatch-service';
+import { dispatchOfferJob } from './offer-job';
+import type { PeriodicJob } from '../../platform/jobs';
+import { DispatchService } from './service';
 
 declare module 'fastify' {
   interface FastifyInstance {
     /** Dispatch to the nearest free worker: recommendations, offers, re-offers, auto-dispatch (派单). */
     dispatch: DispatchService;
     /** Re-offers tickets whose offer went unanswered; `sweep()` runs one pass (tests drive it with a ManualClock). */
-    dispatchOffers: DispatchOfferJob;
+    dispatchOffers: PeriodicJob<number[]>;
   }
 }
 
@@ -45,7 +46,7 @@ export default fp(
       log: app.log,
     });
     app.tickets.useDispatch(service);
-    const job = new DispatchOfferJob(service, app.log);
+    const job = dispatchOfferJob(service, app.log);
     app.decorate('dispatch', service);
     app.decorate('dispatchOffers', job);
     app.addHook('onReady', async () => job.start());

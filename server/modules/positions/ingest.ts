@@ -1,6 +1,6 @@
-import { sql, type Db } from '../db';
-import type { Clock } from '../clock';
-import { AppError } from '../errors';
+import { sql, type Db } from '../../platform/db';
+import type { Clock } from '../../platform/clock';
+import { AppError } from '../../platform/errors';
 import { WORKER_FLAGS } from '@shared/realtime';
 import { bboxBuffer, bboxContains, haversineM, type BBox } from '@shared/geo';
 import type { WorkerRole } from '@shared/domain';

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { FastifyBaseLogger } from 'fastify';
-import { DEADLINE_SWEEP_MS, TicketDeadlineJob } from '../../server/modules/tickets/deadline-job';
+import { DEADLINE_SWEEP_MS, ticketDeadlineJob } from '../../server/modules/tickets/deadline-job';
 import type { TicketService } from '../../server/modules/tickets/service';
 
 /** A stand-in for the service that counts passes and lets a test hold one open. */
@@ -21,7 +21,7 @@ describe('the deadline job', () => {
   it('sweeps on its interval until stopped', async () => {
     vi.useFakeTimers();
     const { service, calls } = fakeService();
-    const job = new TicketDeadlineJob(service, log);
+    const job = ticketDeadlineJob(service, log);
     job.start();
     job.start(); // idempotent
     expect(vi.getTimerCount()).toBe(1);
@@ -38,7 +38,7 @@ describe('the deadline job', () => {
 
   it('joins a pass already under way instead of running two at once', async () => {
     const { service, calls } = fakeService();
-    const job = new TicketDeadlineJob(service, log);
+    const job = ticketDeadlineJob(service, log);
     const a = job.sweep();
     const b = job.sweep();
     expect(calls).toHaveLength(1);

@@ -1,4 +1,4 @@
-import { sql, type Db } from '../db';
+import { sql, type Db } from '../../platform/db';
 
 /** One accepted fix on its way to PostGIS. */
 export interface StoredFix {

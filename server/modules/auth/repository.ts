@@ -1,4 +1,4 @@
-import { sql, type Queryable } from '../db';
+import { sql, type Queryable } from '../../platform/db';
 import type { UserRole } from '@shared/domain';
 import type { RegionLevel } from '@shared/domain';
 

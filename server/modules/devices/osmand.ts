@@ -2,7 +2,7 @@
  * The OsmAnd protocol as Traccar speaks it (Traccar Client phone app and many GPS trackers),
  * decoded exactly as traccar/traccar's OsmAndProtocolDecoder does. See ../shared/protocols.md.
  */
-import type { DeviceFix } from '../realtime/ingest';
+import type { DeviceFix } from '../positions/ingest';
 
 const KNOTS_TO_MS = 0.514444;
 

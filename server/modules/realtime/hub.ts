@@ -8,10 +8,10 @@ import {
   type WorkerRecord,
 } from '@shared/realtime';
 import { isApiError } from '@shared/errors';
-import type { Principal } from '../auth/scope';
-import type { Clock } from '../clock';
-import { LiveState, type LiveWorker } from './live-state';
-import type { PositionIngest } from './ingest';
+import type { Principal } from '../../platform/auth/scope';
+import type { Clock } from '../../platform/clock';
+import { LiveState, type LiveWorker } from '../positions/live-state';
+import type { PositionIngest } from '../positions/ingest';
 
 type Io = Server<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>;
 type HubSocket = Socket<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>;

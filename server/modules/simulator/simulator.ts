@@ -1,6 +1,6 @@
-import type { Db } from '../db';
-import type { Clock } from '../clock';
-import type { PositionIngest } from '../realtime/ingest';
+import type { Db } from '../../platform/db';
+import type { Clock } from '../../platform/clock';
+import type { PositionIngest } from '../positions/ingest';
 import { PatrolWorker, type Fix } from './patrol';
 import { loadFieldWorkers, type FieldWorker } from './repository';
 

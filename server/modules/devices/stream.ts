@@ -2,9 +2,9 @@ import { EventEmitter } from 'node:events';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import websocket from '@fastify/websocket';
-import type { App } from '../app';
-import { AppError } from '../errors';
-import type { DeviceFix, IngestOutcome } from '../realtime/ingest';
+import type { App } from '../../app';
+import { AppError } from '../../platform/errors';
+import type { DeviceFix, IngestOutcome } from '../positions/ingest';
 import { decodeOsmAndParams, OsmAndError } from './osmand';
 
 /** One message from a gateway: fixes in OsmAnd's parameter names, and a reference echoed back. */
@@ -41,7 +41,7 @@ export async function registerDeviceStream(app: App): Promise<void> {
     '/api/devices/stream',
     {
       websocket: true,
-      config: { public: true },
+      config: { auth: 'public' },
       schema: { tags: ['devices'], summary: 'WebSocket stream of position batches from gateways (admin token)' },
       preValidation: async (request) => {
         const header = request.headers.authorization?.replace(/^Bearer /i, '');

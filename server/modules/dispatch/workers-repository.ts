@@ -1,4 +1,4 @@
-import { sql, type Queryable } from '../db';
+import { sql, type Queryable } from '../../platform/db';
 
 /** Workers not on duty (`workers.active = false`: the party-member reserve until mobilised, leavers). */
 export async function inactiveWorkerIds(db: Queryable): Promise<number[]> {

@@ -2,11 +2,11 @@ import { randomBytes } from 'node:crypto';
 import fp from 'fastify-plugin';
 import jwt from '@fastify/jwt';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { ROLE_HOME, type UserRole } from '@shared/domain';
+import { ROLE_HOME, USER_ROLES, type UserRole } from '@shared/domain';
 import type { UserDto } from '@shared/api';
 import { AppError } from '../errors';
 import { Scope, type Principal } from './scope';
-import { loadOrCreateSecret, type UserRow } from './repository';
+import { loadOrCreateSecret, type UserRow } from '../../modules/auth/repository';
 
 /** Claims in a login token. Short names: the token travels with every request. */
 interface Claims {
@@ -18,10 +18,17 @@ interface Claims {
   wid: number | null;
 }
 
+/**
+ * Who may call a route, declared on the route itself (`config: { auth: … }`):
+ * - `'public'`: anyone, no token (only health, login, the device protocols and the dashboard's files);
+ * - a list of roles: a signed-in user holding one of them;
+ * - nothing: any signed-in user. A route that declares nothing is closed, never open.
+ */
+export type RouteAuth = 'public' | readonly UserRole[];
+
 declare module 'fastify' {
   interface FastifyContextConfig {
-    /** Reachable without a token (only health and login are). */
-    public?: boolean;
+    auth?: RouteAuth;
   }
   interface FastifyRequest {
     principal: Principal;
@@ -52,8 +59,9 @@ export interface AuthOptions {
 }
 
 /**
- * Authentication for every route: a bearer token is required unless the route's config says
- * `public: true`. The principal (user + jurisdiction scope) is attached to the request.
+ * Authentication for every route, failing closed: a bearer token is required unless the route
+ * declares `auth: 'public'`, and the role must be one the route lists. The principal (user +
+ * jurisdiction scope) is attached to the request.
  */
 export default fp(async function authPlugin(app: FastifyInstance, opts: AuthOptions) {
   const secret = opts.secret ?? (await loadOrCreateSecret(app.db, () => randomBytes(48).toString('base64url')));
@@ -93,13 +101,46 @@ export default fp(async function authPlugin(app: FastifyInstance, opts: AuthOpti
   });
 
   app.decorateRequest('principal', null as unknown as Principal);
+  // Every route's declaration is checked when it is added: a typo fails the start, not a request.
+  app.addHook('onRoute', (route) => {
+    const auth = route.config?.auth;
+    if (auth === undefined || auth === 'public') return;
+    if (!Array.isArray(auth) || auth.length === 0 || auth.some((r) => !USER_ROLES.includes(r))) {
+      throw new Error(`route ${String(route.method)} ${route.url}: config.auth must be 'public' or a non-empty list of roles`);
+    }
+  });
+  // The decision follows the route the router matched (decoded, as it routes), never the raw URL,
+  // so '/%61pi/…' is the same route as '/api/…'. Only an unmatched request (404, the dashboard's
+  // client-side routes) goes on without a principal, and no handler of ours runs for it.
   app.addHook('onRequest', async (request: FastifyRequest) => {
-    if (request.routeOptions.config.public) return;
-    // Only API routes carry data; the dashboard's static files and the API docs are public.
-    if (!request.url.startsWith('/api/')) return;
-    request.principal = app.authenticate(bearer(request));
+    if (request.is404) return;
+    const auth = request.routeOptions.config?.auth;
+    if (auth === 'public') return;
+    const principal = app.authenticate(bearer(request));
+    if (auth && !auth.includes(principal.role)) {
+      throw new AppError('FORBIDDEN', 'Your role may not do this.');
+    }
+    request.principal = principal;
+  });
+  // Belt and braces: a handler never runs for a closed route without a principal.
+  app.addHook('preHandler', async (request: FastifyRequest) => {
+    if (request.is404 || request.routeOptions.config?.auth === 'public') return;
+    if (!request.principal) throw new AppError('AUTH_REQUIRED', 'Sign in first: this request needs a token.');
   });
 });
+
+/**
+ * Registers plugins whose routes are public by nature (the dashboard's static files, the API docs
+ * page): every route added inside gets `auth: 'public'`. Only for routes that serve no data.
+ */
+export function publicRoutes(register: (scope: FastifyInstance) => Promise<void>) {
+  return async function publicScope(scope: FastifyInstance) {
+    scope.addHook('onRoute', (route) => {
+      route.config = { ...(route.config ?? {}), auth: 'public' };
+    });
+    await register(scope);
+  };
+}
 
 function bearer(request: FastifyRequest): string | undefined {
   const header = request.headers.authorization;

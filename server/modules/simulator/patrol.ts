@@ -5,8 +5,9 @@
  * to it (leaving the grid if need be), stays there while handling it, then walks back and patrols
  * on. Deterministic from its seed.
  */
-import { createRandom } from '../../seeds/random';
+import { createRandom } from '@shared/random';
 import { pointInPolygon } from '@shared/geo';
+import { shanghaiHour } from '@shared/shanghai-time';
 
 export type Polygon = number[][][];
 
@@ -29,10 +30,6 @@ const SHIFTS = [
   { from: 12, to: 21, weight: 0.2 },
   { from: 20, to: 8, weight: 0.1 },
 ] as const;
-
-export function shanghaiHour(t: number): number {
-  return ((t / 3_600_000 + 8) % 24 + 24) % 24;
-}
 
 function inShift(from: number, to: number, hour: number): boolean {
   return from < to ? hour >= from && hour < to : hour >= from || hour < to;

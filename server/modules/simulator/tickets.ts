@@ -10,9 +10,9 @@ import type { ClientToServerEvents, ServerToClientEvents } from '@shared/realtim
 import type { DispatchCandidate, TicketList, TicketSummary, TransitionBody } from '@shared/tickets-api';
 import { FINAL_STATUSES, type TicketEventKind, type TicketStatus } from '@shared/tickets';
 import { haversineM, pointInPolygon } from '@shared/geo';
-import { createRandom } from '../../seeds/random';
-import type { Db } from '../db';
-import type { Clock } from '../clock';
+import { createRandom } from '@shared/random';
+import type { Db } from '../../platform/db';
+import type { Clock } from '../../platform/clock';
 import type { UserRow } from '../auth/repository';
 import type { SimulatedWorker, Simulator } from './simulator';
 import type { Polygon } from './patrol';
