@@ -6,8 +6,8 @@
  * conflict rules, and both are bounded in time.
  */
 import pg from 'pg';
-import { sql, type Db } from '../../../server/db';
-import { PositionWriter, type StoredFix } from '../../../server/realtime/position-writer';
+import { sql, type Db } from '../../../server/platform/db';
+import { PositionWriter, type StoredFix } from '../../../server/modules/positions/position-writer';
 import type { CpuWindow } from './cpu';
 
 export interface Workforce {

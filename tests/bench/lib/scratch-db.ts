@@ -8,8 +8,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
-import { sql, type Db } from '../../../server/db';
-import { migrate } from '../../../server/db/migrate';
+import { sql, type Db } from '../../../server/platform/db';
+import { migrate } from '../../../server/platform/db/migrate';
 import { seedRegion } from '../../../seeds/seed';
 
 export const BENCH_DEMO_PASSWORD = 'bench-demo-password';
@@ -50,7 +50,7 @@ export async function openScratchDb(engine: 'postgres' | 'pglite', log: (m: stri
     await admin(server, `CREATE DATABASE "${name}"`);
     log(`created database ${name}`);
     const url = withDatabase(server, name);
-    const { openPostgres } = await import('../../../server/db/postgres');
+    const { openPostgres } = await import('../../../server/platform/db/postgres');
     const db = openPostgres(url, { max: 10 });
     return {
       db,
@@ -66,7 +66,7 @@ export async function openScratchDb(engine: 'postgres' | 'pglite', log: (m: stri
     };
   }
   const dir = mkdtempSync(path.join(tmpdir(), 'gridline-bench-pglite-'));
-  const { openPglite } = await import('../../../server/db/pglite');
+  const { openPglite } = await import('../../../server/platform/db/pglite');
   const db = await openPglite({ dataDir: dir });
   log(`opened PGlite in ${dir}`);
   return {
