@@ -121,7 +121,6 @@ export async function build(options: BuildOptions): Promise<App> {
   await app.register(tileRoutes);
   await app.register(workerRoutes);
   await app.register(configRoutes);
-  await app.register(ticketRoutes);
 
   // Realtime: positions in from devices, live state out to dashboards.
   const ingest = new PositionIngest(options.db, clock, { offlineAfterMs: options.config.offlineAfterMs });
@@ -132,6 +131,9 @@ export async function build(options: BuildOptions): Promise<App> {
   await app.register(deviceAdminRoutes);
   const hub = new LiveHub(app.server, ingest, clock, (token) => app.authenticate(token), { tickMs: options.config.tickMs });
   app.decorate('hub', hub);
+
+  // Tickets push their changes through the hub, so they come after it.
+  await app.register(ticketRoutes);
 
   // Dispatch: one nearest-worker index over the live positions, its load from the tickets' open tasks.
   const nearest = await NearestWorkers.open(ingest, options.db, {

@@ -37,7 +37,7 @@ export default fp(
       clock: app.clock,
       tickets: app.tickets,
       nearest: app.nearest,
-      io: () => (app.hasDecorator('hub') ? app.hub.io : undefined),
+      io: () => app.hub.io,
       position: (workerId) => {
         const w = app.ingest.state.workers.get(workerId);
         return w?.hasFix ? { lon: w.lon, lat: w.lat } : undefined;

@@ -49,7 +49,7 @@ const errors = { 400: ErrorResponse, 401: ErrorResponse, 403: ErrorResponse, 404
  */
 export default fp(
   async function ticketRoutes(app: App): Promise<void> {
-    const broadcast = new TicketBroadcaster(() => (app.hasDecorator('hub') ? app.hub.io : undefined));
+    const broadcast = new TicketBroadcaster(() => app.hub.io);
     const service = new TicketService({
       db: app.db,
       clock: app.clock,
