@@ -8,6 +8,7 @@ import fastifyStatic from '@fastify/static';
 import type { Db } from './platform/db';
 import type { Config } from './platform/config';
 import { AppError } from './platform/errors';
+import { guardControlCharacters, useEdgeValidation } from './platform/input';
 import authPlugin, { publicRoutes } from './platform/auth/plugin';
 import authRoutes from './modules/auth/routes';
 import healthRoutes from './modules/health/routes';
@@ -66,8 +67,11 @@ export async function build(options: BuildOptions): Promise<App> {
     // Devices report hundreds of times a second: log errors and lifecycle, not every request.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: 1024 * 1024,
-    ajv: { customOptions: { coerceTypes: true, removeAdditional: false, allErrors: false } },
   }).withTypeProvider<TypeBoxTypeProvider>();
+  // Input at the edge: bodies validated as JSON (no coercion), query and path coerced to finite
+  // numbers; control characters refused in every route's body, query and params.
+  useEdgeValidation(app);
+  guardControlCharacters(app);
 
   const clock = options.clock ?? systemClock;
   app.decorate('db', options.db);

@@ -8,6 +8,17 @@ import { REGION_LEVELS, USER_ROLES, WORKER_ROLES } from './domain';
 
 const literals = <const T extends string[]>(values: readonly [...T]) => Type.Enum(values);
 
+// Building blocks for what people and devices send. Control characters are refused at the edge for
+// every string (server/platform/input.ts); these add what a field's meaning requires.
+
+/** Text a person writes (a description, a reason, a note): something in it besides white space; line breaks allowed. */
+export const Text = (options: { maxLength: number; description?: string }) => Type.String({ minLength: 1, pattern: '\\S', ...options });
+/** One line (a name, a title, a username): not blank, no line breaks or tabs. */
+export const Line = (options: { maxLength: number; description?: string }) =>
+  Type.String({ minLength: 1, pattern: '^[^\\t\\n\\r]*\\S[^\\t\\n\\r]*$', ...options });
+/** A row's id in a path or a body: a positive integer JavaScript holds exactly. */
+export const Id = (options: { description?: string } = {}) => Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER, ...options });
+
 export const ErrorResponse = Type.Object({ code: Type.String(), message: Type.String() }, { $id: 'ErrorResponse' });
 export type ErrorResponse = Static<typeof ErrorResponse>;
 
@@ -34,7 +45,7 @@ export type UserDto = Static<typeof UserDto>;
 
 export const LoginBody = Type.Object(
   {
-    username: Type.String({ minLength: 1, maxLength: 64 }),
+    username: Line({ maxLength: 64 }),
     password: Type.String({ minLength: 1, maxLength: 256 }),
   },
   { additionalProperties: false },
@@ -150,7 +161,7 @@ export const RegisterDeviceBody = Type.Object(
   {
     /** What the device sends as its id (Traccar Client's "Device identifier", a tracker's IMEI). */
     identifier: Type.String({ minLength: 3, maxLength: 64, pattern: '^[A-Za-z0-9._:-]+$' }),
-    workerId: Type.Integer({ minimum: 1 }),
+    workerId: Id(),
     kind: Type.Optional(Type.Enum(['phone', 'tracker'])),
   },
   { additionalProperties: false },

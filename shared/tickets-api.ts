@@ -14,6 +14,7 @@ import {
   TRANSITION_ACTIONS,
 } from './tickets';
 import { WORKER_ROLES } from './domain';
+import { Id, Line, Text } from './api';
 
 const literals = <const T extends string[]>(values: readonly [...T]) => Type.Enum(values);
 const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
@@ -29,7 +30,7 @@ export const CreateTicketBody = Type.Object(
     lon: Type.Number({ minimum: -180, maximum: 180 }),
     lat: Type.Number({ minimum: -90, maximum: 90 }),
     /** What is wrong, in the reporter's words (Open311 allows 4,000 characters). */
-    description: Type.String({ minLength: 1, maxLength: 4000 }),
+    description: Text({ maxLength: 4000 }),
     /** Chosen by the reporting app; the same id again returns the ticket it already created. */
     clientId: Type.Optional(Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9._:-]+$' })),
     /** Defaults to patrol for a grid worker, hotline for the centre. */
@@ -134,7 +135,7 @@ export const TicketsQuery = Type.Object(
     /** Only tickets assigned to the signed-in worker. */
     mine: Type.Optional(Type.Boolean()),
     limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 100 })),
-    offset: Type.Optional(Type.Integer({ minimum: 0, default: 0 })),
+    offset: Type.Optional(Type.Integer({ minimum: 0, maximum: 1_000_000, default: 0 })),
   },
   { additionalProperties: false },
 );
@@ -143,20 +144,20 @@ export type TicketsQuery = Static<typeof TicketsQuery>;
 export const TicketList = Type.Object({ total: Type.Number(), items: Type.Array(TicketSummary) });
 export type TicketList = Static<typeof TicketList>;
 
-export const TicketIdParams = Type.Object({ id: Type.Integer({ minimum: 1 }) });
+export const TicketIdParams = Type.Object({ id: Id() });
 export type TicketIdParams = Static<typeof TicketIdParams>;
 
-export const TicketPhotoParams = Type.Object({ id: Type.Integer({ minimum: 1 }), photoId: Type.Integer({ minimum: 1 }) });
+export const TicketPhotoParams = Type.Object({ id: Id(), photoId: Id() });
 export type TicketPhotoParams = Static<typeof TicketPhotoParams>;
 
 export const TransitionBody = Type.Object(
   {
     action: literals(TRANSITION_ACTIONS),
     /** dispatch: the worker to send it to. */
-    workerId: Type.Optional(Type.Integer({ minimum: 1 })),
-    /** Required to decline, return, cancel and reopen. */
-    reason: Type.Optional(Type.String({ maxLength: 1000 })),
-    note: Type.Optional(Type.String({ maxLength: 2000 })),
+    workerId: Type.Optional(Id()),
+    /** Required to decline, return, cancel and reopen; when given, not blank. */
+    reason: Type.Optional(Text({ maxLength: 1000 })),
+    note: Type.Optional(Text({ maxLength: 2000 })),
     /** escalate to a department: which one (default: the category's). */
     departmentCode: Type.Optional(Type.String({ pattern: DEPARTMENT_CODE, maxLength: 64 })),
   },
@@ -170,14 +171,14 @@ export const DepartmentReplyBody = Type.Object(
     /** The department replying (default: the one the ticket was referred to). */
     departmentCode: Type.Optional(Type.String({ pattern: DEPARTMENT_CODE, maxLength: 64 })),
     /** When the department accepted the matter. */
-    acceptedAt: Type.String({ format: 'date-time' }),
+    acceptedAt: Type.String({ format: 'date-time', maxLength: 64 }),
     /** Whom it contacted (the resident, the party responsible …). */
-    contacted: Type.String({ minLength: 1, maxLength: 500 }),
+    contacted: Text({ maxLength: 500 }),
     /** What it has done. */
-    actions: Type.String({ minLength: 1, maxLength: 2000 }),
+    actions: Text({ maxLength: 2000 }),
     /** By when it will be settled. */
-    dueBy: Type.String({ format: 'date-time' }),
-    note: Type.Optional(Type.String({ maxLength: 2000 })),
+    dueBy: Type.String({ format: 'date-time', maxLength: 64 }),
+    note: Type.Optional(Text({ maxLength: 2000 })),
   },
   { additionalProperties: false },
 );
@@ -199,7 +200,7 @@ export type CategoryParams = Static<typeof CategoryParams>;
 
 export const PutCategoryBody = Type.Object(
   {
-    name: Type.String({ minLength: 1, maxLength: 64 }),
+    name: Line({ maxLength: 64 }),
     parentCode: Type.Optional(Nullable(Type.String({ pattern: CATEGORY_CODE, maxLength: 64 }))),
     departmentCode: Type.Optional(Nullable(Type.String({ pattern: DEPARTMENT_CODE, maxLength: 64 }))),
     sortOrder: Type.Optional(Type.Integer({ minimum: 0, maximum: 10_000 })),

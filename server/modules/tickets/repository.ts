@@ -539,6 +539,17 @@ export async function timeline(db: Queryable, ticketId: number): Promise<TicketE
   return rows.map(toEvent);
 }
 
+/** The step that brought the ticket where it stands: its latest entry that changed the status. */
+export async function latestTransition(
+  db: Queryable,
+  ticketId: number,
+): Promise<{ kind: TicketEventKind; fromStatus: TicketStatus | null; toStatus: TicketStatus; actorUserId: number | null } | undefined> {
+  const { rows } = await db.query<{ kind: TicketEventKind; fromStatus: TicketStatus | null; toStatus: TicketStatus; actorUserId: number | null }>(sql`
+    SELECT kind, from_status AS "fromStatus", to_status AS "toStatus", actor_user_id AS "actorUserId"
+      FROM ticket_events WHERE ticket_id = ${ticketId} AND to_status IS NOT NULL ORDER BY id DESC LIMIT 1`);
+  return rows[0];
+}
+
 export async function eventById(db: Queryable, id: number): Promise<TicketEventDto | undefined> {
   const { rows } = await db.query<RawEvent>(sql`${EVENT_SELECT} WHERE e.id = ${id}`);
   return rows[0] && toEvent(rows[0]);

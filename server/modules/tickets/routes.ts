@@ -117,6 +117,12 @@ export default fp(
         schema: {
           tags: ['tickets'],
           summary: 'Fire a workflow action (register, dispatch, accept, decline, start, resolve, verify, close, return, escalate, cancel, reopen); 409 with a stable code when not allowed now or not for this user',
+          description:
+            'Idempotent: concurrent requests on a ticket take turns. A request that would change nothing answers 200 with the ticket as it ' +
+            'stands and records, offers and announces nothing: a dispatch to the worker who already holds the ticket, or the same action ' +
+            'again by the user whose action brought the ticket where it stands (a retry, a double click). Once the ticket has moved on, ' +
+            'a late repeat is answered like any other action not allowed now (409 TICKET_TRANSITION_NOT_ALLOWED …). A dispatch to another ' +
+            'worker is a reassignment.',
           params: TicketIdParams,
           body: TransitionBody,
           response: { 200: TicketDetail, ...errors },
@@ -131,6 +137,7 @@ export default fp(
         schema: {
           tags: ['tickets'],
           summary: 'Record a department’s reply to the centre’s whistle (吹哨报到): when accepted, who was contacted, what was done, by when',
+          description: 'The same user’s reply again, while the ticket stands where their reply took it, answers 200 with the ticket as it stands and records nothing.',
           params: TicketIdParams,
           body: DepartmentReplyBody,
           response: { 200: TicketDetail, ...errors },
@@ -194,6 +201,7 @@ export default fp(
     app.put(
       '/api/ticket-categories/:code',
       {
+        config: { auth: ['admin'] },
         schema: {
           tags: ['tickets'],
           summary: 'Create or change a ticket category (admin)',
@@ -223,6 +231,7 @@ export default fp(
     app.put(
       '/api/ticket-deadlines',
       {
+        config: { auth: ['admin'] },
         schema: {
           tags: ['tickets'],
           summary: 'Change the deadline table (admin); applies to stages that start afterwards',

@@ -11,6 +11,7 @@ import {
   ESCALATION_LEVEL_LABELS,
   FINAL_STATUSES,
   SYSTEM_ESCALATABLE,
+  TICKET_RULES,
   TICKET_STAGE_LABELS,
   TICKET_STAGES,
   TICKET_URGENCIES,
@@ -22,6 +23,7 @@ import {
   ticketDay,
   type DeadlineRules,
   type EscalationLevel,
+  type TicketAction,
   type TicketActor,
   type TicketDecision,
   type TicketEventKind,
@@ -52,6 +54,9 @@ import * as repo from './repository';
 
 /** Internal work sees every ticket (the scheduler, announcing a change after commit). */
 const ALL = raw('true');
+
+/** Statuses in which a worker holds the ticket: dispatching it to them again changes nothing. */
+const HELD: readonly TicketStatus[] = ['dispatched', 'accepted', 'in_progress'];
 
 /** Roles at the district centre that relay a department's reply and progress. */
 const DEPARTMENT_RELAY: readonly string[] = ['admin', 'leader', 'operator'];
@@ -302,13 +307,24 @@ export class TicketService {
   // -------------------------------------------------------------------------------------------
   // Transitions
 
-  /** Fires an action for a user; returns the ticket after, or throws the machine's stable code. */
+  /**
+   * Fires an action for a user; returns the ticket after, or throws the machine's stable code.
+   * Idempotent: requests on one ticket serialise on its row lock, and a request that would change
+   * nothing — a dispatch to the worker who already holds the ticket, or the same action again by the
+   * user whose action brought the ticket where it stands — returns the ticket as it stands, with no
+   * timeline entry, offer or broadcast. Once the ticket has moved on, a late repeat gets the
+   * machine's answer (409 TICKET_TRANSITION_NOT_ALLOWED and the like).
+   */
   async transition(p: Principal, id: number, body: TransitionBody, ip?: string): Promise<TicketDetail> {
     const applied = await this.db.transaction(async (tx) => {
       const row = await repo.lockTicket(tx, id, repo.visibleTo(p));
       if (!row) throw new AppError('NOT_FOUND', `No ticket ${id} in your jurisdiction.`);
       const decision = decide(row, body.action, this.actorFor(p, row), { reason: body.reason, workerId: body.workerId });
-      if (!decision.ok) throw new AppError(decision.code, decision.message);
+      if (decision.ok && body.action === 'dispatch' && HELD.includes(row.status) && row.assignedWorkerId === body.workerId) return null;
+      if (!decision.ok) {
+        if (await this.isRepeat(tx, row, p, body.action)) return null;
+        throw new AppError(decision.code, decision.message);
+      }
       return this.apply(tx, row, decision, {
         actorUserId: p.userId,
         scope: p.scope,
@@ -319,10 +335,17 @@ export class TicketService {
         ip,
       });
     });
-    await this.announce(applied);
+    if (applied) await this.announce(applied);
     // The caller acted on it legitimately; show the result even if it has now left their view
     // (a worker who declined a ticket outside their grid).
     return this.detail(p, id, ALL);
+  }
+
+  /** Whether the ticket stands where this user's same action brought it: its latest step is that action, by them. */
+  private async isRepeat(tx: Queryable, row: repo.TicketRow, p: Principal, action: TicketAction): Promise<boolean> {
+    const last = await repo.latestTransition(tx, row.id);
+    if (!last || last.actorUserId !== p.userId || last.toStatus !== row.status) return false;
+    return TICKET_RULES[action].some((r) => r.event === last.kind && r.from === last.fromStatus && r.to === last.toStatus);
   }
 
   /**
@@ -357,7 +380,11 @@ export class TicketService {
       const row = await repo.lockTicket(tx, id, repo.visibleTo(p));
       if (!row) throw new AppError('NOT_FOUND', `No ticket ${id} in your jurisdiction.`);
       const decision = decide(row, 'reply', this.actorFor(p, row));
-      if (!decision.ok) throw new AppError(decision.code, decision.message);
+      if (!decision.ok) {
+        // The same reply again (a retry): the ticket stands where it took it.
+        if (await this.isRepeat(tx, row, p, 'reply')) return null;
+        throw new AppError(decision.code, decision.message);
+      }
       const code = body.departmentCode ?? row.departmentCode;
       if (!code) throw new AppError('TICKET_DEPARTMENT_REQUIRED', 'Say which department replies (departmentCode).');
       const department = await repo.findDepartment(tx, code);
@@ -376,7 +403,7 @@ export class TicketService {
         ip,
       });
     });
-    await this.announce(applied);
+    if (applied) await this.announce(applied);
     return this.detail(p, id, ALL);
   }
 
