@@ -3,7 +3,8 @@
  * DATABASE_URL is set), migrate, seed the demo district into an empty database, then serve
  * everything on one port. Shuts down cleanly on SIGINT/SIGTERM.
  */
-import { loadConfig, DEFAULT_DEMO_PASSWORD } from './platform/config';
+import { loadConfig, DEFAULT_DEMO_PASSWORD, type Config } from './platform/config';
+import { checkStartup, type StartupFacts } from './platform/startup-checks';
 import { openDb } from './platform/db';
 import { sql } from './platform/db/sql';
 import { migrate } from './platform/db/migrate';
@@ -19,8 +20,19 @@ import { TicketSimulator } from './modules/simulator/tickets';
 
 const log = (msg: string) => console.error(`[gridline] ${msg}`);
 
+/** Logs what the startup check found; false when the server must not start. */
+function startupAllowed(config: Config, facts?: StartupFacts): boolean {
+  const { errors, warnings } = checkStartup(config, facts);
+  // The second check (with the database's facts) repeats the first one's warnings: say them once.
+  if (!facts) for (const w of warnings) log(`Warning: ${w}`);
+  for (const e of errors) log(`Refusing to start${config.production ? ' with NODE_ENV=production' : ''}: ${e}`);
+  return errors.length === 0;
+}
+
 async function main(): Promise<void> {
   const config = loadConfig();
+  // Before anything is built or opened: a missing secret needs no database to be found.
+  if (!startupAllowed(config)) process.exit(1);
   if (config.serveClient) await ensureClientBuild(log);
 
   const started = Date.now();
@@ -46,9 +58,7 @@ async function main(): Promise<void> {
   }
 
   const demoInUse = await countDemoPasswords(db);
-  if (config.production && demoInUse > 0) {
-    log(`Refusing to start with NODE_ENV=production: ${demoInUse} account(s) still use the demo password. ` +
-      'Change them (POST /api/auth/password) or start without NODE_ENV=production.');
+  if (!startupAllowed(config, { demoAccounts: demoInUse })) {
     await db.close();
     process.exit(1);
   }
@@ -76,6 +86,7 @@ async function main(): Promise<void> {
 
   let simulator: Simulator | undefined;
   let ticketSimulator: TicketSimulator | undefined;
+  if (!config.simulate && config.production) log('Simulator off (NODE_ENV=production; SIMULATE=1 turns it on).');
   if (config.simulate) {
     const baseUrl = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
     simulator = new Simulator(db, app.ingest, app.clock, { baseUrl, intervalS: config.simulateIntervalS });

@@ -8,6 +8,8 @@ export const ERROR_CODES = {
   AUTH_INVALID_CREDENTIALS: 401,
   AUTH_TOKEN_INVALID: 401,
   AUTH_TOKEN_EXPIRED: 401,
+  /** The account was deactivated, or its password, role or jurisdiction changed, after the token was issued. */
+  AUTH_TOKEN_REVOKED: 401,
   AUTH_ACCOUNT_DISABLED: 403,
   FORBIDDEN: 403,
   OUT_OF_JURISDICTION: 403,

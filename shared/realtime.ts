@@ -153,10 +153,18 @@ export interface SessionInfo {
   offlineAfterMs: number;
 }
 
+/** Why the server ended a session: sign in again. */
+export interface SessionRevoked {
+  code: 'AUTH_TOKEN_REVOKED';
+  message: string;
+}
+
 /** Server → client events. */
 export interface ServerToClientEvents {
   /** Sent on every connect (and so the first event recovery needs). */
   'session.ready': (info: SessionInfo) => void;
+  /** The account's tokens were revoked (deactivated; password, role or jurisdiction changed): the server disconnects right after. */
+  'session.revoked': (error: SessionRevoked) => void;
   /** Every worker the dashboard may see, replacing what it had. */
   'workers.snapshot': (frame: WorkerFrame) => void;
   /** Workers that changed since the previous tick (coalesced: newest fix per worker). */

@@ -11,8 +11,10 @@ export interface Config {
   production: boolean;
   /** Password of the seeded demo accounts. */
   demoPassword: string;
-  /** HMAC secret for login tokens; unset → generated once and kept in the database. */
+  /** HMAC secret for login tokens (JWT_SECRET). Production needs it or jwtSecretFile; elsewhere unset → a key file in dataDir. */
   jwtSecret: string | undefined;
+  /** A file holding the HMAC secret (JWT_SECRET_FILE), e.g. a mounted secret. */
+  jwtSecretFile: string | undefined;
   /** Login token lifetime in seconds. */
   tokenTtlS: number;
   /** Region seeded into an empty database at start ('' disables). */
@@ -20,7 +22,7 @@ export interface Config {
   /** Serve the built dashboard (dist/client) from the same port. */
   serveClient: boolean;
   logLevel: string;
-  /** Run the simulated work force (SIMULATE=0 turns it off). */
+  /** Run the simulated work force (SIMULATE=0 turns it off; in production it runs only with SIMULATE=1). */
   simulate: boolean;
   /** Seconds between a simulated worker's reports. */
   simulateIntervalS: number;
@@ -70,6 +72,11 @@ function atLeastOne(name: string, fallback: number, env: NodeJS.ProcessEnv): num
   return value;
 }
 
+/** Simulated workers and tickets: on by default, but never in production unless SIMULATE=1 asks. */
+function simulate(env: NodeJS.ProcessEnv): boolean {
+  return env.NODE_ENV === 'production' ? env.SIMULATE === '1' : env.SIMULATE !== '0';
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   return {
     port: int('PORT', 3000, env),
@@ -79,14 +86,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     production: env.NODE_ENV === 'production',
     demoPassword: env.DEMO_PASSWORD || DEFAULT_DEMO_PASSWORD,
     jwtSecret: env.JWT_SECRET || undefined,
+    jwtSecretFile: env.JWT_SECRET_FILE || undefined,
     tokenTtlS: int('TOKEN_TTL_S', 12 * 3600, env),
     seedRegion: env.SEED_REGION ?? 'yingze',
     serveClient: env.SERVE_CLIENT !== '0',
     logLevel: env.LOG_LEVEL || 'info',
-    simulate: env.SIMULATE !== '0',
+    simulate: simulate(env),
     simulateIntervalS: int('SIMULATE_INTERVAL_S', 10, env),
     // Needs the patrolling work force: on by default wherever SIMULATE is.
-    simulateTickets: env.SIMULATE !== '0' && env.SIMULATE_TICKETS !== '0',
+    simulateTickets: simulate(env) && env.SIMULATE_TICKETS !== '0',
     simulateTicketRate: nonNegative('SIMULATE_TICKET_RATE', 1, env),
     simulateDeskGraceS: int('SIMULATE_DESK_GRACE_S', 120, env),
     offlineAfterMs: int('OFFLINE_AFTER_S', 300, env) * 1000,

@@ -10,9 +10,12 @@ export interface TestAppOptions {
   clientDir?: string;
 }
 
+/** The tests' token signing secret (so no key file is written into ./data, and tests can sign their own tokens). */
+export const TEST_JWT_SECRET = 'test-jwt-secret-of-at-least-32-characters';
+
 /** The real application on a test database (no client files, no listening unless asked). */
 export async function buildTestApp(db: Db, options: TestAppOptions = {}): Promise<App> {
-  const config = { ...loadConfig({}), demoPassword: TEST_DEMO_PASSWORD, ...options.config };
+  const config = { ...loadConfig({}), demoPassword: TEST_DEMO_PASSWORD, jwtSecret: TEST_JWT_SECRET, ...options.config };
   return build({ db, config, clock: options.clock, clientDir: options.clientDir });
 }
 

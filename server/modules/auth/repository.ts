@@ -1,6 +1,7 @@
 import { sql, type Queryable } from '../../platform/db';
 import type { UserRole } from '@shared/domain';
 import type { RegionLevel } from '@shared/domain';
+import type { TokenState } from '../../platform/auth/sessions';
 
 export interface UserRow {
   id: number;
@@ -15,12 +16,16 @@ export interface UserRow {
   workerId: number | null;
   demoPassword: boolean;
   active: boolean;
+  /** Current version of the user's tokens: a token carrying another one is revoked. */
+  tokenVersion: number;
 }
 
-const SELECT_USER = sql`
+/** One user row with its region; add a WHERE. */
+export const SELECT_USER = sql`
   SELECT u.id, u.username, u.display_name AS "displayName", u.password_hash AS "passwordHash", u.role,
          u.region_code AS "regionCode", r.name AS "regionName", r.level AS "regionLevel", r.path AS "regionPath",
-         u.worker_id AS "workerId", u.demo_password AS "demoPassword", u.active
+         u.worker_id AS "workerId", u.demo_password AS "demoPassword", u.active,
+         u.token_version AS "tokenVersion"
     FROM users u JOIN regions r ON r.code = u.region_code`;
 
 export async function findUserByUsername(db: Queryable, username: string): Promise<UserRow | undefined> {
@@ -33,9 +38,18 @@ export async function findUserById(db: Queryable, id: number): Promise<UserRow |
   return rows[0];
 }
 
-export async function setPassword(db: Queryable, userId: number, passwordHash: string): Promise<void> {
-  await db.query(sql`UPDATE users SET password_hash = ${passwordHash}, demo_password = false,
-    password_changed_at = now() WHERE id = ${userId}`);
+/** Sets a password and bumps the token version: every token of the user stops working. */
+export async function setPassword(db: Queryable, userId: number, passwordHash: string): Promise<TokenState | undefined> {
+  const { rows } = await db.query<TokenState>(sql`UPDATE users SET password_hash = ${passwordHash}, demo_password = false,
+    password_changed_at = now(), token_version = token_version + 1 WHERE id = ${userId}
+    RETURNING id AS "userId", token_version AS "version", active`);
+  return rows[0];
+}
+
+/** Every user's token version and active flag: the auth plugin holds them in memory. */
+export async function loadTokenStates(db: Queryable): Promise<TokenState[]> {
+  const { rows } = await db.query<TokenState>(sql`SELECT id AS "userId", token_version AS "version", active FROM users`);
+  return rows;
 }
 
 export async function countDemoPasswords(db: Queryable): Promise<number> {
@@ -56,13 +70,4 @@ export async function audit(db: Queryable, e: AuditEntry): Promise<void> {
   await db.query(sql`INSERT INTO audit_log (user_id, action, subject_type, subject_id, detail, ip)
     VALUES (${e.userId}, ${e.action}, ${e.subjectType ?? null}, ${e.subjectId ?? null},
             ${e.detail === undefined ? null : JSON.stringify(e.detail)}::jsonb, ${e.ip ?? null})`);
-}
-
-/** The token signing secret: JWT_SECRET if set, else one generated at first start and kept. */
-export async function loadOrCreateSecret(db: Queryable, generate: () => string): Promise<string> {
-  await db.query(sql`INSERT INTO app_settings (key, value) VALUES ('jwt_secret', ${generate()})
-    ON CONFLICT (key) DO NOTHING`);
-  const { rows } = await db.query<{ value: string }>(sql`SELECT value FROM app_settings WHERE key = 'jwt_secret'`);
-  if (!rows[0]) throw new Error('jwt secret missing after insert');
-  return rows[0].value;
 }

@@ -1,8 +1,8 @@
 import type { App } from '../../app';
 import { ChangePasswordBody, ErrorResponse, LoginBody, LoginResponse, UserDto } from '@shared/api';
 import { AppError } from '../../platform/errors';
-import { audit, findUserById, findUserByUsername, setPassword } from './repository';
-import { decoyHash, hashPassword, verifyPassword } from '../../platform/auth/password';
+import { audit, findUserById, findUserByUsername } from './repository';
+import { decoyHash, verifyPassword } from '../../platform/auth/password';
 import { toUserDto } from '../../platform/auth/plugin';
 
 export default async function authRoutes(app: App): Promise<void> {
@@ -48,7 +48,7 @@ export default async function authRoutes(app: App): Promise<void> {
     {
       schema: {
         tags: ['auth'],
-        summary: 'Change the signed-in user’s password',
+        summary: 'Change the signed-in user’s password; every token of the user stops working (sign in again)',
         body: ChangePasswordBody,
         response: { 204: { type: 'null' }, 401: ErrorResponse },
       },
@@ -58,8 +58,8 @@ export default async function authRoutes(app: App): Promise<void> {
       if (!user || !(await verifyPassword(user.passwordHash, request.body.currentPassword))) {
         throw new AppError('AUTH_INVALID_CREDENTIALS', 'The current password is wrong.');
       }
-      await setPassword(app.db, user.id, await hashPassword(request.body.newPassword));
-      await audit(app.db, { userId: user.id, action: 'auth.password_changed', ip: request.ip });
+      // Revokes every token of the user, this one too: they sign in again with the new password.
+      await app.users.changeOwnPassword(user.id, request.body.newPassword, request.ip);
       return reply.code(204).send(null);
     },
   );

@@ -8,6 +8,7 @@ export default async function deviceAdminRoutes(app: App): Promise<void> {
   app.post(
     '/api/devices',
     {
+      config: { auth: ['admin'] },
       schema: {
         tags: ['devices'],
         summary: 'Register a phone or tracker to a worker (admin); its fixes then count as that worker’s',

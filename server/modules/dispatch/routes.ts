@@ -55,6 +55,7 @@ export default fp(
     app.get(
       '/api/tickets/:id/candidates',
       {
+        config: { auth: ['admin', 'dispatcher', 'operator'] },
         schema: {
           tags: ['tickets'],
           summary: 'Whom to send: on-duty, online workers with a fresh position and room for another task, inside your jurisdiction; the ticket’s own grid first (属地), then by true ground distance',
@@ -81,6 +82,7 @@ export default fp(
     app.put(
       '/api/ticket-categories/:code/auto-dispatch',
       {
+        config: { auth: ['admin'] },
         schema: {
           tags: ['tickets'],
           summary: 'Turn a category’s auto-dispatch on or off (admin)',

@@ -30,6 +30,8 @@ export interface HubOptions {
   tickMs?: number;
   /** How long a dropped dashboard's missed deltas are kept for replay, ms. */
   recoveryMs?: number;
+  /** Announces revoked users (app.sessions): their sockets are told and disconnected. */
+  revocations?: { onRevoked(listener: (userId: number) => void): () => void };
 }
 
 /**
@@ -48,6 +50,7 @@ export class LiveHub {
   private readonly seq = new Map<string, number>();
   private timer: NodeJS.Timeout | undefined;
   private unsubscribe: (() => void) | undefined;
+  private unsubscribeRevocations: (() => void) | undefined;
   readonly stats = { ticks: 0, frames: 0, workersSent: 0 };
 
   constructor(
@@ -62,7 +65,9 @@ export class LiveHub {
       // @fastify/websocket shares the port: socket.io must not destroy upgrades it does not own.
       destroyUpgrade: false,
       serveClient: false,
-      connectionStateRecovery: { maxDisconnectionDuration: options.recoveryMs ?? 2 * 60_000, skipMiddlewares: true },
+      // A recovered socket goes through the middleware again: its token may have been revoked or
+      // may have expired while it was away.
+      connectionStateRecovery: { maxDisconnectionDuration: options.recoveryMs ?? 2 * 60_000, skipMiddlewares: false },
     });
     this.io.use((socket, next) => {
       try {
@@ -77,6 +82,7 @@ export class LiveHub {
       }
     });
     this.io.on('connection', (socket) => this.onConnection(socket));
+    this.unsubscribeRevocations = options.revocations?.onRevoked((userId) => this.revoke(userId));
     this.unsubscribe = ingest.subscribe({
       changed: (w) => this.changed.add(w),
       presence: (w, online) => {
@@ -146,6 +152,20 @@ export class LiveHub {
     }
   }
 
+  /**
+   * Ends a user's live sessions at once: each of their sockets gets `session.revoked`, then a
+   * server-side disconnect (the client does not reconnect on its own, and socket.io keeps no state
+   * to recover). A reconnect with the old token is refused by the middleware.
+   */
+  revoke(userId: number): void {
+    const room = userRoom(userId);
+    this.io.to(room).emit('session.revoked', {
+      code: 'AUTH_TOKEN_REVOKED',
+      message: 'This session was ended (account disabled or changed): sign in again.',
+    });
+    this.io.in(room).disconnectSockets(false);
+  }
+
   start(): void {
     this.timer ??= setInterval(() => this.tick(), this.tickMs);
   }
@@ -154,6 +174,7 @@ export class LiveHub {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
     this.unsubscribe?.();
+    this.unsubscribeRevocations?.();
     // Closes the engine and its sockets; the HTTP server itself belongs to Fastify.
     this.io.disconnectSockets(true);
     this.io.engine.close();

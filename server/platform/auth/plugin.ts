@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import fp from 'fastify-plugin';
 import jwt from '@fastify/jwt';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
@@ -6,7 +5,8 @@ import { ROLE_HOME, USER_ROLES, type UserRole } from '@shared/domain';
 import type { UserDto } from '@shared/api';
 import { AppError } from '../errors';
 import { Scope, type Principal } from './scope';
-import { loadOrCreateSecret, type UserRow } from '../../modules/auth/repository';
+import { loadTokenStates, type UserRow } from '../../modules/auth/repository';
+import { Sessions } from './sessions';
 
 /** Claims in a login token. Short names: the token travels with every request. */
 interface Claims {
@@ -16,6 +16,8 @@ interface Claims {
   reg: string;
   path: string;
   wid: number | null;
+  /** The user's token version when it was issued: any other current version revokes it. */
+  ver: number;
 }
 
 /**
@@ -25,6 +27,13 @@ interface Claims {
  * - nothing: any signed-in user. A route that declares nothing is closed, never open.
  */
 export type RouteAuth = 'public' | readonly UserRole[];
+
+/** One route as the app registered it, with who may call it (undefined: any signed-in user). */
+export interface RouteEntry {
+  method: string;
+  url: string;
+  auth: RouteAuth | undefined;
+}
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -38,6 +47,10 @@ declare module 'fastify' {
     issueToken(user: UserRow): { token: string; expiresAt: Date };
     /** Verifies a token (HTTP bearer or socket handshake) and returns who it belongs to. */
     authenticate(token: string | undefined): Principal;
+    /** Each user's current token version and active flag; revocations are announced here. */
+    sessions: Sessions;
+    /** Every route registered after the auth plugin, with its declared access (for the route sweep and audits). */
+    routeTable: RouteEntry[];
   }
 }
 
@@ -54,7 +67,8 @@ export function toUserDto(user: UserRow): UserDto {
 }
 
 export interface AuthOptions {
-  secret: string | undefined;
+  /** HMAC secret of the tokens (see resolveJwtSecret: never from the database). */
+  secret: string;
   tokenTtlS: number;
 }
 
@@ -64,10 +78,18 @@ export interface AuthOptions {
  * jurisdiction scope) is attached to the request.
  */
 export default fp(async function authPlugin(app: FastifyInstance, opts: AuthOptions) {
-  const secret = opts.secret ?? (await loadOrCreateSecret(app.db, () => randomBytes(48).toString('base64url')));
-  await app.register(jwt, { secret, sign: { algorithm: 'HS256' }, verify: { algorithms: ['HS256'] } });
+  if (!opts.secret) throw new Error('the auth plugin needs a signing secret');
+  await app.register(jwt, { secret: opts.secret, sign: { algorithm: 'HS256' }, verify: { algorithms: ['HS256'] } });
+  const sessions = new Sessions();
+  sessions.load(await loadTokenStates(app.db));
+  app.decorate('sessions', sessions);
 
   app.decorate('issueToken', (user: UserRow) => {
+    // The row was just read: it may know of a change this process has not seen yet.
+    const state = Number.isInteger(user.tokenVersion)
+      ? sessions.observe({ userId: user.id, version: user.tokenVersion, active: user.active })
+      : sessions.get(user.id);
+    if (!state?.active) throw new AppError('AUTH_ACCOUNT_DISABLED', 'This account is disabled: ask an administrator.');
     const claims: Claims = {
       sub: String(user.id),
       usr: user.username,
@@ -75,6 +97,7 @@ export default fp(async function authPlugin(app: FastifyInstance, opts: AuthOpti
       reg: user.regionCode,
       path: user.regionPath,
       wid: user.workerId,
+      ver: state.version,
     };
     const token = app.jwt.sign(claims, { expiresIn: opts.tokenTtlS });
     return { token, expiresAt: new Date(Date.now() + opts.tokenTtlS * 1000) };
@@ -91,8 +114,13 @@ export default fp(async function authPlugin(app: FastifyInstance, opts: AuthOpti
         ? new AppError('AUTH_TOKEN_EXPIRED', 'Your session has expired: sign in again.')
         : new AppError('AUTH_TOKEN_INVALID', 'The token is not valid: sign in again.');
     }
+    const userId = Number(claims.sub);
+    // From memory, not the database: the users service moves the versions when it changes a user.
+    if (!sessions.valid(userId, claims.ver)) {
+      throw new AppError('AUTH_TOKEN_REVOKED', 'This session was ended (account disabled or changed): sign in again.');
+    }
     return {
-      userId: Number(claims.sub),
+      userId,
       username: claims.usr,
       role: claims.role,
       workerId: claims.wid,
@@ -101,8 +129,14 @@ export default fp(async function authPlugin(app: FastifyInstance, opts: AuthOpti
   });
 
   app.decorateRequest('principal', null as unknown as Principal);
+  // The route table keeps the route options themselves: a later onRoute hook (publicRoutes) may still set `auth`.
+  const routes: { method: string; url: string; options: { config?: { auth?: RouteAuth } } }[] = [];
+  app.decorate('routeTable', {
+    getter: (): RouteEntry[] => routes.map((r) => ({ method: r.method, url: r.url, auth: r.options.config?.auth })),
+  });
   // Every route's declaration is checked when it is added: a typo fails the start, not a request.
   app.addHook('onRoute', (route) => {
+    for (const method of [route.method].flat()) routes.push({ method: String(method), url: route.url, options: route });
     const auth = route.config?.auth;
     if (auth === undefined || auth === 'public') return;
     if (!Array.isArray(auth) || auth.length === 0 || auth.some((r) => !USER_ROLES.includes(r))) {
