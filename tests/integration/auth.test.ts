@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSigner } from 'fast-jwt';
 import { sql, type Db } from '../../server/platform/db';
@@ -120,6 +123,31 @@ describe('demo passwords', () => {
     await login(app, 'leader', 'a-much-better-password');
     const old = await app.inject({ method: 'POST', url: '/api/auth/login', payload: { username: 'leader', password: TEST_DEMO_PASSWORD } });
     expect(old.statusCode).toBe(401);
+  });
+});
+
+describe('the signing secret', () => {
+  it('lives in a key file in DATA_DIR, not in the database, and survives a restart', async () => {
+    const dataDir = mkdtempSync(path.join(os.tmpdir(), 'gridline-data-'));
+    try {
+      const first = await buildTestApp(db, { config: { jwtSecret: undefined, dataDir } });
+      const headers = await login(first, 'operator');
+      await first.close();
+      expect(statSync(path.join(dataDir, 'jwt-secret')).mode & 0o777).toBe(0o600);
+      const { rows } = await db.query(sql`SELECT 1 FROM app_settings WHERE key = 'jwt_secret'`);
+      expect(rows).toEqual([]);
+      const second = await buildTestApp(db, { config: { jwtSecret: undefined, dataDir } });
+      try {
+        expect((await second.inject({ url: '/api/auth/me', headers })).statusCode).toBe(200);
+        // Signed with the key file's secret: an app with another secret refuses it.
+        const other = await app.inject({ url: '/api/auth/me', headers });
+        expect([other.statusCode, other.json().code]).toEqual([401, 'AUTH_TOKEN_INVALID']);
+      } finally {
+        await second.close();
+      }
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
   });
 });
 

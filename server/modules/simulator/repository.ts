@@ -41,7 +41,7 @@ export const SIMULATED_ACCOUNT_HASH = '!simulated';
 const SIMULATED_USER = sql`
   SELECT u.id, u.username, u.display_name AS "displayName", u.password_hash AS "passwordHash", u.role,
          u.region_code AS "regionCode", r.name AS "regionName", r.level AS "regionLevel", r.path AS "regionPath",
-         u.worker_id AS "workerId", u.demo_password AS "demoPassword", u.active
+         u.worker_id AS "workerId", u.demo_password AS "demoPassword", u.active, u.token_version AS "tokenVersion"
     FROM users u JOIN regions r ON r.code = u.region_code
    WHERE u.password_hash = ${SIMULATED_ACCOUNT_HASH} AND u.username LIKE 'sim-%' AND u.active`;
 
