@@ -4,10 +4,15 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, t
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
+import rateLimit from '@fastify/rate-limit';
+import helmet from '@fastify/helmet';
 import fastifyStatic from '@fastify/static';
 import type { Db } from './platform/db';
 import type { Config } from './platform/config';
 import { AppError } from './platform/errors';
+import { RetryLaterError } from './platform/limits';
+import { configurePasswordHashing } from './platform/auth/password';
+import { cspHeader, DOCS_CSP, helmetOptions } from './platform/security-headers';
 import { guardControlCharacters, useEdgeValidation } from './platform/input';
 import authPlugin, { publicRoutes } from './platform/auth/plugin';
 import authRoutes from './modules/auth/routes';
@@ -80,6 +85,7 @@ export async function build(options: BuildOptions): Promise<App> {
 
   app.setErrorHandler((error, request, reply) => {
     if (error instanceof AppError) {
+      if (error instanceof RetryLaterError) reply.header('retry-after', String(error.retryAfterS));
       return reply.code(error.statusCode).send({ code: error.code, message: error.message });
     }
     const err = error as { validation?: unknown; statusCode?: number; code?: string; message: string };
@@ -106,6 +112,11 @@ export async function build(options: BuildOptions): Promise<App> {
     return reply.type('text/html; charset=utf-8').send(createReadStream(spaIndex));
   });
 
+  // Security headers on every response; rate limits only where a route asks for one.
+  await app.register(helmet, helmetOptions(options.config));
+  await app.register(rateLimit, { global: false });
+  configurePasswordHashing({ concurrency: options.config.passwordHashConcurrency, queue: options.config.passwordHashQueue });
+
   await app.register(swagger, {
     openapi: {
       info: { title: 'Gridline API', version: '0.1.0', description: 'Grid governance command and dispatch (网格化管理)' },
@@ -114,7 +125,8 @@ export async function build(options: BuildOptions): Promise<App> {
     },
   });
   await app.register(publicRoutes(async (scope) => {
-    await scope.register(swaggerUi, { routePrefix: '/docs' });
+    // Swagger UI gets its own policy (inline styles, data: icons), on /docs only.
+    await scope.register(swaggerUi, { routePrefix: '/docs', transformStaticCSP: () => cspHeader(DOCS_CSP) });
   }));
 
   await app.register(authPlugin, { secret: options.config.jwtSecret, tokenTtlS: options.config.tokenTtlS });
@@ -133,7 +145,10 @@ export async function build(options: BuildOptions): Promise<App> {
   await registerOsmAnd(app, ingest, '/api/osmand');
   await registerDeviceStream(app);
   await app.register(deviceAdminRoutes);
-  const hub = new LiveHub(app.server, ingest, clock, (token) => app.authenticate(token), { tickMs: options.config.tickMs });
+  const hub = new LiveHub(app.server, ingest, clock, (token) => app.authenticate(token), {
+    tickMs: options.config.tickMs,
+    resyncPerMinute: options.config.resyncLimitPerMinute,
+  });
   app.decorate('hub', hub);
 
   // Tickets push their changes through the hub, so they come after it.

@@ -46,6 +46,18 @@ export interface Config {
   dispatchMaxFixAgeS: number;
   /** A worker holding this many open tasks (dispatched, accepted, in progress) is not recommended. */
   dispatchMaxOpenTasks: number;
+  /** Failed logins allowed per account (username, lower-cased) per login window. */
+  loginLimitPerAccount: number;
+  /** Failed logins allowed per client address per login window. */
+  loginLimitPerAddress: number;
+  /** The window those failures are counted in, s. */
+  loginLimitWindowS: number;
+  /** Password hashes (19 MiB each) computed at once. */
+  passwordHashConcurrency: number;
+  /** Password hashes that may wait for a slot; beyond them a login gets 503 SERVICE_UNAVAILABLE. */
+  passwordHashQueue: number;
+  /** `workers.resync` requests one socket may make per minute. */
+  resyncLimitPerMinute: number;
 }
 
 export const DEFAULT_DEMO_PASSWORD = 'gridline-demo';
@@ -104,5 +116,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     dispatchOfferTimeoutS: int('DISPATCH_OFFER_TIMEOUT_S', 180, env),
     dispatchMaxFixAgeS: int('DISPATCH_MAX_FIX_AGE_S', 180, env),
     dispatchMaxOpenTasks: atLeastOne('DISPATCH_MAX_OPEN_TASKS', 1, env),
+    loginLimitPerAccount: atLeastOne('LOGIN_LIMIT_PER_ACCOUNT', 10, env),
+    loginLimitPerAddress: atLeastOne('LOGIN_LIMIT_PER_ADDRESS', 30, env),
+    loginLimitWindowS: atLeastOne('LOGIN_LIMIT_WINDOW_S', 15 * 60, env),
+    passwordHashConcurrency: atLeastOne('PASSWORD_HASH_CONCURRENCY', 4, env),
+    passwordHashQueue: int('PASSWORD_HASH_QUEUE', 16, env),
+    resyncLimitPerMinute: atLeastOne('RESYNC_LIMIT_PER_MINUTE', 6, env),
   };
 }

@@ -4,8 +4,14 @@ import { AppError } from '../../platform/errors';
 import { audit, findUserById, findUserByUsername } from './repository';
 import { decoyHash, verifyPassword } from '../../platform/auth/password';
 import { toUserDto } from '../../platform/auth/plugin';
+import { LoginLimit } from '../../platform/limits';
 
 export default async function authRoutes(app: App): Promise<void> {
+  const loginLimit = new LoginLimit(app, {
+    perAccount: app.config.loginLimitPerAccount,
+    perAddress: app.config.loginLimitPerAddress,
+    windowMs: app.config.loginLimitWindowS * 1000,
+  });
   app.post(
     '/api/auth/login',
     {
@@ -13,23 +19,33 @@ export default async function authRoutes(app: App): Promise<void> {
       schema: {
         tags: ['auth'],
         summary: 'Sign in with username and password; returns a bearer token',
+        description:
+          'Failed attempts are limited per account and per client address (LOGIN_LIMIT_PER_ACCOUNT, LOGIN_LIMIT_PER_ADDRESS ' +
+          'per LOGIN_LIMIT_WINDOW_S): beyond them 429 RATE_LIMITED with Retry-After (seconds). 503 SERVICE_UNAVAILABLE ' +
+          'with Retry-After when too many passwords are being checked at once.',
         body: LoginBody,
-        response: { 200: LoginResponse, 401: ErrorResponse, 403: ErrorResponse },
+        response: { 200: LoginResponse, 401: ErrorResponse, 403: ErrorResponse, 429: ErrorResponse, 503: ErrorResponse },
       },
     },
     async (request) => {
       const { username, password } = request.body;
-      const user = await findUserByUsername(app.db, username);
-      // Verify against a decoy for unknown users so timing does not reveal which usernames exist.
-      const ok = await verifyPassword(user?.passwordHash ?? (await decoyHash()), password);
-      if (!user || !ok) {
-        await audit(app.db, { userId: user?.id ?? null, action: 'auth.login_failed', detail: { username }, ip: request.ip });
-        throw new AppError('AUTH_INVALID_CREDENTIALS', 'Wrong username or password.');
+      const attempt = await loginLimit.begin(request);
+      try {
+        const user = await findUserByUsername(app.db, username);
+        // Verify against a decoy for unknown users so timing does not reveal which usernames exist.
+        const ok = await verifyPassword(user?.passwordHash ?? (await decoyHash()), password);
+        if (!user || !ok) {
+          await attempt.failed();
+          await audit(app.db, { userId: user?.id ?? null, action: 'auth.login_failed', detail: { username }, ip: request.ip });
+          throw new AppError('AUTH_INVALID_CREDENTIALS', 'Wrong username or password.');
+        }
+        if (!user.active) throw new AppError('AUTH_ACCOUNT_DISABLED', 'This account is disabled: ask an administrator.');
+        await audit(app.db, { userId: user.id, action: 'auth.login', ip: request.ip });
+        const { token, expiresAt } = app.issueToken(user);
+        return { token, expiresAt: expiresAt.toISOString(), user: toUserDto(user) };
+      } finally {
+        attempt.end();
       }
-      if (!user.active) throw new AppError('AUTH_ACCOUNT_DISABLED', 'This account is disabled: ask an administrator.');
-      await audit(app.db, { userId: user.id, action: 'auth.login', ip: request.ip });
-      const { token, expiresAt } = app.issueToken(user);
-      return { token, expiresAt: expiresAt.toISOString(), user: toUserDto(user) };
     },
   );
 

@@ -10,6 +10,7 @@ import {
 import { isApiError } from '@shared/errors';
 import type { Principal } from '../../platform/auth/scope';
 import type { Clock } from '../../platform/clock';
+import { WindowCounter } from '../../platform/limits';
 import { LiveState, type LiveWorker } from '../positions/live-state';
 import type { PositionIngest } from '../positions/ingest';
 
@@ -30,6 +31,8 @@ export interface HubOptions {
   tickMs?: number;
   /** How long a dropped dashboard's missed deltas are kept for replay, ms. */
   recoveryMs?: number;
+  /** `workers.resync` requests one socket may make per minute (each packs every worker in view). */
+  resyncPerMinute?: number;
   /** Announces revoked users (app.sessions): their sockets are told and disconnected. */
   revocations?: { onRevoked(listener: (userId: number) => void): () => void };
 }
@@ -44,6 +47,7 @@ export interface HubOptions {
 export class LiveHub {
   readonly io: Io;
   readonly tickMs: number;
+  private readonly resyncPerMinute: number;
   private readonly changed = new Set<LiveWorker>();
   private readonly presenceOn = new Set<LiveWorker>();
   private readonly presenceOff = new Set<LiveWorker>();
@@ -61,6 +65,7 @@ export class LiveHub {
     options: HubOptions = {},
   ) {
     this.tickMs = options.tickMs ?? 50;
+    this.resyncPerMinute = options.resyncPerMinute ?? 6;
     this.io = new Server(httpServer, {
       // @fastify/websocket shares the port: socket.io must not destroy upgrades it does not own.
       destroyUpgrade: false,
@@ -106,7 +111,14 @@ export class LiveHub {
       void socket.join([room, userRoom(socket.data.userId)]);
       this.sendSnapshot(socket);
     }
+    const resyncs = new WindowCounter(this.resyncPerMinute, 60_000);
     socket.on('workers.resync', (ack) => {
+      const waitMs = resyncs.take(this.clock.now());
+      if (waitMs > 0) {
+        const message = `At most ${this.resyncPerMinute} resyncs a minute: try again in ${Math.ceil(waitMs / 1000)} s.`;
+        if (typeof ack === 'function') ack({ ok: false, error: { code: 'RATE_LIMITED', message } });
+        return;
+      }
       const seq = this.sendSnapshot(socket);
       if (typeof ack === 'function') ack({ ok: true, data: { seq } });
     });
