@@ -9,8 +9,7 @@ import helmet from '@fastify/helmet';
 import fastifyStatic from '@fastify/static';
 import type { Db } from './platform/db';
 import type { Config } from './platform/config';
-import { AppError } from './platform/errors';
-import { RetryLaterError } from './platform/limits';
+import { handleError } from './platform/errors';
 import { configurePasswordHashing } from './platform/auth/password';
 import { cspHeader, DOCS_CSP, helmetOptions } from './platform/security-headers';
 import { guardControlCharacters, useEdgeValidation } from './platform/input';
@@ -83,23 +82,8 @@ export async function build(options: BuildOptions): Promise<App> {
   app.decorate('config', options.config);
   app.decorate('clock', clock);
 
-  app.setErrorHandler((error, request, reply) => {
-    if (error instanceof AppError) {
-      if (error instanceof RetryLaterError) reply.header('retry-after', String(error.retryAfterS));
-      return reply.code(error.statusCode).send({ code: error.code, message: error.message });
-    }
-    const err = error as { validation?: unknown; statusCode?: number; code?: string; message: string };
-    if (err.validation) {
-      return reply.code(400).send({ code: 'VALIDATION_FAILED', message: err.message });
-    }
-    if (err.statusCode === 413) return reply.code(413).send({ code: 'PAYLOAD_TOO_LARGE', message: err.message });
-    if (err.statusCode === 415) return reply.code(415).send({ code: 'UNSUPPORTED_MEDIA_TYPE', message: err.message });
-    if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) {
-      return reply.code(err.statusCode).send({ code: 'VALIDATION_FAILED', message: err.message });
-    }
-    request.log.error({ err: error }, 'unhandled error');
-    return reply.code(500).send({ code: 'INTERNAL', message: 'Something went wrong on the server; it has been logged.' });
-  });
+  // One handler for every server we run (this one, the OsmAnd port): stable codes, no internal text.
+  app.setErrorHandler(handleError);
   const spaIndex = options.clientDir ? path.resolve(options.clientDir, 'index.html') : undefined;
   app.setNotFoundHandler((request, reply) => {
     const pathname = request.url.split('?')[0] ?? '';
@@ -139,11 +123,16 @@ export async function build(options: BuildOptions): Promise<App> {
   await app.register(configRoutes);
 
   // Realtime: positions in from devices, live state out to dashboards.
-  const ingest = new PositionIngest(options.db, clock, { offlineAfterMs: options.config.offlineAfterMs });
+  const ingest = new PositionIngest(options.db, clock, {
+    offlineAfterMs: options.config.offlineAfterMs,
+    maxFixAgeMs: options.config.fixMaxAgeDays * 86_400_000,
+    maxQueue: options.config.writerMaxQueue,
+    log: app.log,
+  });
   await ingest.load();
   app.decorate('ingest', ingest);
   await registerOsmAnd(app, ingest, '/api/osmand');
-  await registerDeviceStream(app);
+  await registerDeviceStream(app, { maxFixesPerS: options.config.streamMaxFixesPerS });
   await app.register(deviceAdminRoutes);
   const hub = new LiveHub(app.server, ingest, clock, (token) => app.authenticate(token), {
     tickMs: options.config.tickMs,

@@ -13,8 +13,7 @@ import { CLIENT_DIST, ensureClientBuild } from './platform/client-build';
 import { countDemoPasswords } from './modules/auth/repository';
 import { seedRegion } from '../seeds/seed';
 import { progressBar } from '../seeds/progress';
-import Fastify from 'fastify';
-import { registerOsmAnd } from './modules/devices/routes';
+import { buildOsmAndServer } from './modules/devices/routes';
 import { Simulator } from './modules/simulator/simulator';
 import { TicketSimulator } from './modules/simulator/tickets';
 
@@ -39,7 +38,7 @@ async function main(): Promise<void> {
   log(config.databaseUrl
     ? 'Connecting to the PostgreSQL + PostGIS server (DATABASE_URL)…'
     : `Opening embedded PostGIS in ${config.dataDir} (the first start creates it: about 30 s)…`);
-  const db = await openDb(config);
+  const db = await openDb(config, { warn: (message) => log(message) });
   await migrate(db, log);
   log(`Database ready (${db.engine}) in ${((Date.now() - started) / 1000).toFixed(1)} s.`);
 
@@ -73,9 +72,9 @@ async function main(): Promise<void> {
   }
 
   // Traccar's default port for OsmAnd devices, beside the same endpoint at /api/osmand.
-  const deviceServer = Fastify();
+  // Same logger and same error handling as the app: stable codes, never internal text.
+  const deviceServer = await buildOsmAndServer(app.ingest, app.log.child({ server: 'osmand' }));
   if (config.osmandPort > 0) {
-    await registerOsmAnd(deviceServer, app.ingest, '/');
     try {
       await deviceServer.listen({ port: config.osmandPort, host: config.host });
       log(`OsmAnd devices: http://${config.host}:${config.osmandPort}/?id=…&lat=…&lon=… (or ${url}/api/osmand)`);

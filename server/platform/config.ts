@@ -38,6 +38,12 @@ export interface Config {
   tickMs: number;
   /** Extra port for OsmAnd devices (Traccar's default 5055); 0 disables. */
   osmandPort: number;
+  /** A device fix older than this is refused (POSITION_TOO_OLD), days. */
+  fixMaxAgeDays: number;
+  /** Fixes waiting for the database at most; beyond them ingest answers 503 SERVICE_UNAVAILABLE with Retry-After. */
+  writerMaxQueue: number;
+  /** Fixes one device-stream socket may send per second (beyond: RATE_LIMITED). */
+  streamMaxFixesPerS: number;
   /** Optional raster basemap URL template ({z}/{x}/{y}) for deployments with internet. */
   basemapUrl: string | null;
   /** An offered task not accepted or declined within this long goes to the next candidate, s (0: never). */
@@ -112,6 +118,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     offlineAfterMs: int('OFFLINE_AFTER_S', 300, env) * 1000,
     tickMs: int('TICK_MS', 50, env),
     osmandPort: int('OSMAND_PORT', 5055, env),
+    fixMaxAgeDays: atLeastOne('FIX_MAX_AGE_DAYS', 7, env),
+    writerMaxQueue: atLeastOne('WRITER_MAX_QUEUE', 50_000, env),
+    streamMaxFixesPerS: atLeastOne('STREAM_MAX_FIXES_PER_S', 20_000, env),
     basemapUrl: env.BASEMAP_URL || null,
     dispatchOfferTimeoutS: int('DISPATCH_OFFER_TIMEOUT_S', 180, env),
     dispatchMaxFixAgeS: int('DISPATCH_MAX_FIX_AGE_S', 180, env),

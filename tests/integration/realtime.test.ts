@@ -243,16 +243,16 @@ describe('presence', () => {
 });
 
 describe('device stream (WebSocket batches from gateways)', () => {
-  const open = (url: string) =>
+  const open = (url: string, bearer?: string) =>
     new Promise<WebSocket>((resolve, reject) => {
-      const ws = new WebSocket(url);
+      const ws = new WebSocket(url, bearer ? { headers: { authorization: `Bearer ${bearer}` } } : {});
       ws.onopen = () => resolve(ws);
       ws.onerror = () => reject(new Error('websocket refused'));
     });
   const reply = (ws: WebSocket) => new Promise<Record<string, unknown>>((resolve) => ws.once('message', (data) => resolve(JSON.parse(String(data)))));
 
   it('stores a batch through the same ingest and answers after storage, per fix', async () => {
-    const ws = await open(`${base.replace('http', 'ws')}/api/devices/stream?token=${await token(app, 'admin')}`);
+    const ws = await open(`${base.replace('http', 'ws')}/api/devices/stream`, await token(app, 'admin'));
     const t = Math.floor(clock.now() / 1000) + 10;
     const answer = reply(ws);
     ws.send(JSON.stringify({ ref: 42, fixes: [
@@ -262,8 +262,10 @@ describe('device stream (WebSocket batches from gateways)', () => {
       { id: inside.device, lat: 0, lon: 0, timestamp: t },
     ] }));
     const r = await answer;
-    expect(r).toMatchObject({ ref: 42, stored: 1, duplicate: 1 });
-    expect((r.rejected as { index: number; code: string }[]).map((x) => [x.index, x.code])).toEqual([[2, 'DEVICE_UNKNOWN'], [3, 'POSITION_INVALID']]);
+    expect(r).toMatchObject({ ref: 42, stored: 1, duplicate: 1, rejected: 2 });
+    expect((r.results as { index: number; status: string; code?: string }[]).map((x) => [x.index, x.status, x.code])).toEqual([
+      [0, 'stored', undefined], [1, 'duplicate', undefined], [2, 'rejected', 'DEVICE_UNKNOWN'], [3, 'rejected', 'POSITION_INVALID'],
+    ]);
     const { rows } = await db.query<{ n: number }>(sql`SELECT count(*) AS n FROM worker_positions WHERE worker_id = ${outside.id} AND recorded_at = to_timestamp(${t})`);
     expect(rows[0]!.n).toBe(1);
     ws.close();
@@ -271,7 +273,7 @@ describe('device stream (WebSocket batches from gateways)', () => {
 
   it('refuses a stream without an admin token, and socket.io still works beside it', async () => {
     await expect(open(`${base.replace('http', 'ws')}/api/devices/stream`)).rejects.toThrow();
-    await expect(open(`${base.replace('http', 'ws')}/api/devices/stream?token=${await token(app, 'operator')}`)).rejects.toThrow();
+    await expect(open(`${base.replace('http', 'ws')}/api/devices/stream`, await token(app, 'operator'))).rejects.toThrow();
     const d = await dashboard('operator');
     expect((await d.snapshot).n).toBeGreaterThan(0);
   });

@@ -2,9 +2,10 @@
  * The OsmAnd protocol as Traccar speaks it (Traccar Client phone app and many GPS trackers),
  * decoded exactly as traccar/traccar's OsmAndProtocolDecoder does. See ../shared/protocols.md.
  */
-import type { DeviceFix } from '../positions/ingest';
+import { isPlausibleDeviceId, type DeviceFix } from '../positions/ingest';
 
 const KNOTS_TO_MS = 0.514444;
+const BAD_ID = 'The device id must be 1–64 characters without control characters.';
 
 export class OsmAndError extends Error {
   constructor(
@@ -39,6 +40,7 @@ const bool = (v: string | undefined): boolean | undefined =>
 export function decodeOsmAndParams(params: URLSearchParams): DeviceFix {
   const device = params.get('id') ?? params.get('deviceid');
   if (!device) throw new OsmAndError('DEVICE_UNKNOWN', 'Missing device id: send id=<your device identifier>.');
+  if (!isPlausibleDeviceId(device)) throw new OsmAndError('DEVICE_UNKNOWN', BAD_ID);
   let lat = num(params.get('lat') ?? undefined);
   let lon = num(params.get('lon') ?? undefined);
   const location = params.get('location');
@@ -81,18 +83,22 @@ interface OsmAndJson {
 
 const jnum = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
 
+const jsonTime = (n: number) => (Math.abs(n) < 2 ** 31 ? n * 1000 : n);
+
 /** Traccar Client 9+ JSON body → a fix. */
 export function decodeOsmAndJson(body: unknown): DeviceFix {
   const b = (body ?? {}) as OsmAndJson;
   if (typeof b.device_id !== 'string' || b.device_id === '') {
     throw new OsmAndError('DEVICE_UNKNOWN', 'Missing device_id.');
   }
+  if (!isPlausibleDeviceId(b.device_id)) throw new OsmAndError('DEVICE_UNKNOWN', BAD_ID);
   const coords = b.location?.coords;
   const lat = jnum(coords?.latitude);
   const lon = jnum(coords?.longitude);
   if (lat === undefined || lon === undefined) throw new OsmAndError('POSITION_INVALID', 'Missing location.coords latitude/longitude.');
   const ts = b.location?.timestamp;
-  const time = typeof ts === 'string' ? Date.parse(ts) : typeof ts === 'number' ? ts : undefined;
+  // Numbers in OsmAnd's rule (below 2^31 seconds, else milliseconds); strings as ISO-8601.
+  const time = typeof ts === 'string' ? Date.parse(ts) : typeof ts === 'number' ? (Number.isFinite(ts) ? jsonTime(ts) : NaN) : undefined;
   if (time !== undefined && Number.isNaN(time)) throw new OsmAndError('POSITION_INVALID', 'Unreadable location.timestamp.');
   const speed = jnum(coords?.speed);
   const heading = jnum(coords?.heading);

@@ -1,23 +1,14 @@
-import { sql, type Db } from '../../platform/db';
+import type { Db } from '../../platform/db';
+import { fixKey, storeFixes, type StoredFix } from './repository';
 
-/** One accepted fix on its way to PostGIS. */
-export interface StoredFix {
-  workerId: number;
-  deviceId: number | null;
-  time: number;
-  receivedAt: number;
-  lon: number;
-  lat: number;
-  speed: number | null;
-  heading: number | null;
-  accuracy: number | null;
-  battery: number | null;
-  flags: number;
-}
+export type { StoredFix } from './repository';
+
+/** What became of one fix: a new history row, or one already stored (a resend). */
+export type WriteResult = 'stored' | 'duplicate';
 
 interface Pending {
   fix: StoredFix;
-  resolve: () => void;
+  resolve: (result: WriteResult) => void;
   reject: (error: unknown) => void;
 }
 
@@ -26,14 +17,26 @@ export interface WriterOptions {
   batchSize?: number;
   /** …or when the oldest has waited this long, ms. */
   maxDelayMs?: number;
+  /** Fixes waiting at most; past this `write()` refuses at once (WriterBusyError) instead of growing memory. */
+  maxQueue?: number;
 }
 
-const nullable = (v: number | null) => (v === null || Number.isNaN(v) ? null : v);
+/** The writer's queue is full: the database is slower than the devices. Retryable. */
+export class WriterBusyError extends Error {
+  constructor(readonly queued: number) {
+    super(`position writer queue full (${queued} fixes waiting)`);
+  }
+}
+
+/** SQLSTATE classes that one bad row causes (data exception, integrity violation), not the database being away. */
+const isRowError = (error: unknown) => /^2[23]/.test(String((error as { code?: unknown })?.code ?? ''));
 
 /**
- * Writes fixes to PostGIS in batches: history append (a resent fix hits the primary key and is
- * ignored) plus the "latest" upsert, which only moves forward in time. Each `write()` resolves when
- * its batch has committed — that is when a device may be told its fix is stored.
+ * Writes fixes to PostGIS in batches. Each `write()` resolves when its batch has committed — that is
+ * when a device may be told its fix is stored — with 'duplicate' when that fix was already stored.
+ * The queue is bounded. A batch that fails because of one row is split until the row is found, so
+ * one bad fix never takes others down with it; a batch that fails because the database is away
+ * rejects all its fixes (the devices send them again).
  */
 export class PositionWriter {
   private queue: Pending[] = [];
@@ -41,8 +44,9 @@ export class PositionWriter {
   private flushing: Promise<void> | undefined;
   private readonly batchSize: number;
   private readonly maxDelayMs: number;
+  readonly maxQueue: number;
   /** Totals, for health and benchmarks. */
-  readonly stats = { batches: 0, rows: 0, failures: 0 };
+  readonly stats = { batches: 0, rows: 0, failures: 0, refused: 0 };
 
   constructor(
     private readonly db: Db,
@@ -50,10 +54,20 @@ export class PositionWriter {
   ) {
     this.batchSize = options.batchSize ?? 1000;
     this.maxDelayMs = options.maxDelayMs ?? 20;
+    this.maxQueue = options.maxQueue ?? 50_000;
   }
 
-  write(fix: StoredFix): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
+  /** Fixes waiting to be written (not counting the batch being written). */
+  get queued(): number {
+    return this.queue.length;
+  }
+
+  write(fix: StoredFix): Promise<WriteResult> {
+    if (this.queue.length >= this.maxQueue) {
+      this.stats.refused++;
+      return Promise.reject(new WriterBusyError(this.queue.length));
+    }
+    return new Promise<WriteResult>((resolve, reject) => {
       this.queue.push({ fix, resolve, reject });
       if (this.queue.length >= this.batchSize) this.kick();
       else this.timer ??= setTimeout(() => this.kick(), this.maxDelayMs);
@@ -72,57 +86,51 @@ export class PositionWriter {
 
   private async drain(): Promise<void> {
     while (this.queue.length > 0) {
-      const batch = this.queue.splice(0, this.batchSize * 5);
-      try {
-        await this.store(batch.map((p) => p.fix));
-        this.stats.batches++;
-        this.stats.rows += batch.length;
-        for (const p of batch) p.resolve();
-      } catch (error) {
-        this.stats.failures++;
-        for (const p of batch) p.reject(error);
-      }
+      await this.writeBatch(this.queue.splice(0, this.batchSize * 5));
     }
   }
 
-  private async store(fixes: StoredFix[]): Promise<void> {
-    const col = <K extends keyof StoredFix>(k: K) => fixes.map((f) => f[k]);
-    const history = sql`
-      INSERT INTO worker_positions (worker_id, recorded_at, received_at, geom, speed, heading, accuracy, battery, flags)
-      SELECT u.w, to_timestamp(u.t / 1000.0), to_timestamp(u.r / 1000.0), ST_SetSRID(ST_MakePoint(u.x, u.y), 4326),
-             u.s, u.h, u.a, u.b, u.f
-        FROM unnest(${col('workerId')}::bigint[], ${col('time')}::float8[], ${col('receivedAt')}::float8[],
-                    ${col('lon')}::float8[], ${col('lat')}::float8[], ${fixes.map((f) => nullable(f.speed))}::real[],
-                    ${fixes.map((f) => nullable(f.heading))}::real[], ${fixes.map((f) => nullable(f.accuracy))}::real[],
-                    ${fixes.map((f) => nullable(f.battery))}::real[], ${col('flags')}::int[])
-          AS u(w, t, r, x, y, s, h, a, b, f)
-      ON CONFLICT (worker_id, recorded_at) DO NOTHING`;
-    // Latest: the newest fix per worker in this batch, and only if newer than what is stored.
-    const newest = new Map<number, StoredFix>();
-    for (const f of fixes) {
-      const prev = newest.get(f.workerId);
-      if (!prev || f.time > prev.time) newest.set(f.workerId, f);
+  private async writeBatch(batch: Pending[]): Promise<void> {
+    // The same fix twice in one batch: the first one decides, the others are resends.
+    const first = new Map<string, Pending>();
+    const repeats: [Pending, Pending][] = [];
+    for (const p of batch) {
+      const key = fixKey(p.fix.workerId, p.fix.time);
+      const f = first.get(key);
+      if (f) repeats.push([p, f]);
+      else first.set(key, p);
     }
-    const latest = [...newest.values()];
-    const lcol = <K extends keyof StoredFix>(k: K) => latest.map((f) => f[k]);
-    const upsert = sql`
-      INSERT INTO worker_positions_latest (worker_id, device_id, recorded_at, received_at, geom, speed, heading, accuracy, battery, flags)
-      SELECT u.w, u.d, to_timestamp(u.t / 1000.0), to_timestamp(u.r / 1000.0), ST_SetSRID(ST_MakePoint(u.x, u.y), 4326),
-             u.s, u.h, u.a, u.b, u.f
-        FROM unnest(${lcol('workerId')}::bigint[], ${lcol('deviceId')}::bigint[], ${lcol('time')}::float8[],
-                    ${lcol('receivedAt')}::float8[], ${lcol('lon')}::float8[], ${lcol('lat')}::float8[],
-                    ${latest.map((f) => nullable(f.speed))}::real[], ${latest.map((f) => nullable(f.heading))}::real[],
-                    ${latest.map((f) => nullable(f.accuracy))}::real[], ${latest.map((f) => nullable(f.battery))}::real[],
-                    ${lcol('flags')}::int[])
-          AS u(w, d, t, r, x, y, s, h, a, b, f)
-      ON CONFLICT (worker_id) DO UPDATE SET device_id = EXCLUDED.device_id, recorded_at = EXCLUDED.recorded_at,
-        received_at = EXCLUDED.received_at, geom = EXCLUDED.geom, speed = EXCLUDED.speed, heading = EXCLUDED.heading,
-        accuracy = EXCLUDED.accuracy, battery = EXCLUDED.battery, flags = EXCLUDED.flags
-      WHERE worker_positions_latest.recorded_at < EXCLUDED.recorded_at`;
-    await this.db.transaction(async (tx) => {
-      await tx.query(history);
-      await tx.query(upsert);
-    });
+    const unique = [...first.values()];
+    const outcome = new Map<Pending, WriteResult | { error: unknown }>();
+    await this.storeSplitting(unique, outcome);
+    for (const p of unique) {
+      const o = outcome.get(p)!;
+      if (typeof o === 'string') p.resolve(o);
+      else p.reject(o.error);
+    }
+    for (const [p, f] of repeats) {
+      const o = outcome.get(f)!;
+      if (typeof o === 'string') p.resolve('duplicate');
+      else p.reject(o.error);
+    }
+  }
+
+  private async storeSplitting(batch: Pending[], outcome: Map<Pending, WriteResult | { error: unknown }>): Promise<void> {
+    try {
+      const inserted = await storeFixes(this.db, batch.map((p) => p.fix));
+      this.stats.batches++;
+      this.stats.rows += batch.length;
+      for (const p of batch) outcome.set(p, inserted.has(fixKey(p.fix.workerId, p.fix.time)) ? 'stored' : 'duplicate');
+    } catch (error) {
+      this.stats.failures++;
+      if (batch.length > 1 && isRowError(error)) {
+        const half = Math.ceil(batch.length / 2);
+        await this.storeSplitting(batch.slice(0, half), outcome);
+        await this.storeSplitting(batch.slice(half), outcome);
+        return;
+      }
+      for (const p of batch) outcome.set(p, { error });
+    }
   }
 
   /** Waits for everything queued so far to be stored (shutdown, tests). */

@@ -86,3 +86,43 @@ export async function ensureSimulatedAccounts(
   const { rows } = await db.query<UserRow>(sql`${SIMULATED_USER} ORDER BY u.id`);
   return rows;
 }
+
+/** A simulated phone's identifier: 128 random bits, so nobody can guess one and move that worker. */
+const SIMULATED_DEVICE = /^sim-[0-9a-f]{32}$/;
+
+/**
+ * The simulated phone of each worker, created on first use with an unguessable identifier and kept
+ * in the devices table (the simulator reads it from there on every start). Simulated devices with
+ * an identifier of the old, guessable form (`sim-<worker code>`) are removed (and returned, so the
+ * ingest forgets them).
+ */
+export async function ensureSimulatedDevices(
+  db: Queryable,
+  workerIds: readonly number[],
+  newIdentifier: () => string,
+): Promise<{ devices: Map<number, string>; removed: string[] }> {
+  const ids = JSON.stringify(workerIds);
+  const { rows: gone } = await db.query<{ identifier: string }>(sql`
+    DELETE FROM devices
+     WHERE kind = 'simulated' AND identifier !~ ${SIMULATED_DEVICE.source}
+       AND worker_id IN (SELECT (json_array_elements_text(${ids}::json))::bigint)
+    RETURNING identifier`);
+  const removed = gone.map((r) => r.identifier);
+  const existing = async () => {
+    const { rows } = await db.query<{ workerId: number; identifier: string }>(sql`
+      SELECT DISTINCT ON (worker_id) worker_id AS "workerId", identifier FROM devices
+       WHERE kind = 'simulated' AND worker_id IN (SELECT (json_array_elements_text(${ids}::json))::bigint)
+       ORDER BY worker_id, id`);
+    return new Map(rows.map((r) => [Number(r.workerId), r.identifier]));
+  };
+  const found = await existing();
+  const missing = workerIds.filter((id) => !found.has(id));
+  if (missing.length === 0) return { devices: found, removed };
+  const fresh = missing.map(() => newIdentifier());
+  await db.query(sql`
+    INSERT INTO devices (identifier, worker_id, kind)
+    SELECT d.identifier, d.worker_id, 'simulated'
+      FROM unnest(${fresh}::text[], ${missing}::bigint[]) AS d(identifier, worker_id)
+    ON CONFLICT (identifier) DO NOTHING`);
+  return { devices: await existing(), removed };
+}

@@ -1,8 +1,9 @@
+import { randomBytes } from 'node:crypto';
 import type { Db } from '../../platform/db';
 import type { Clock } from '../../platform/clock';
 import type { PositionIngest } from '../positions/ingest';
 import { PatrolWorker, type Fix } from './patrol';
-import { loadFieldWorkers, type FieldWorker } from './repository';
+import { ensureSimulatedDevices, loadFieldWorkers, type FieldWorker } from './repository';
 
 /** One simulated field worker: who they are and how they walk. */
 export interface SimulatedWorker {
@@ -26,8 +27,8 @@ const KNOTS_PER_MS = 1 / 0.514444;
 /**
  * Drives the seeded work force on patrol. Every fix goes over HTTP to the server's OsmAnd endpoint
  * (the Traccar Client format), so the simulator exercises exactly what a real phone does; it never
- * writes positions to the database or the live hub itself. Each simulated phone is registered as a
- * device of kind 'simulated' first, as an administrator would register a real one.
+ * writes positions to the database or the live hub itself. Each simulated phone is a device of kind
+ * 'simulated' with a random, unguessable identifier, created once and read from the devices table.
  */
 export class Simulator {
   private workers: PatrolWorker[] = [];
@@ -48,11 +49,14 @@ export class Simulator {
 
   async load(): Promise<number> {
     const field = await loadFieldWorkers(this.db, this.options.limit);
+    const { devices, removed } = await ensureSimulatedDevices(this.db, field.map((w) => w.id), () => `sim-${randomBytes(16).toString('hex')}`);
+    // Old guessable identifiers stop working at once; the ingest learns the new ones from the table.
+    for (const identifier of removed) this.ingest.forgetDevice(identifier);
     this.workers = [];
     this.roster = [];
     for (const w of field) {
-      const device = `sim-${w.code}`;
-      await this.ingest.registerDevice(device, w.id, 'simulated');
+      const device = devices.get(w.id);
+      if (!device) continue;
       const patrol = new PatrolWorker(w.id, device, w.grid, `patrol:${w.code}`);
       this.workers.push(patrol);
       this.roster.push({ info: w, patrol });

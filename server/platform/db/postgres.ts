@@ -21,27 +21,70 @@ function wrap(client: pg.Pool | pg.PoolClient): Queryable {
   };
 }
 
-/** A real PostgreSQL + PostGIS server through a `pg` Pool. */
-export function openPostgres(connectionString: string, options: { max?: number } = {}): Db {
-  const pool = new pg.Pool({ connectionString, max: options.max ?? 10, types });
-  // An idle client that loses its connection must not crash the process.
-  pool.on('error', () => undefined);
+/** Where the pool reports connections it lost. */
+export interface DbLog {
+  warn(message: string): void;
+}
+
+export interface PostgresOptions {
+  max?: number;
+  /** Waiting for a connection (a new one, or a free one from the pool) longer fails the query, ms. */
+  connectTimeoutMs?: number;
+  /** The server cancels a statement running longer, ms (0: never). */
+  statementTimeoutMs?: number;
+  /** The server ends a session left idle inside a transaction this long, ms. */
+  idleInTransactionTimeoutMs?: number;
+  /** An idle pooled connection is closed after this long, ms. */
+  idleTimeoutMs?: number;
+  log?: DbLog | undefined;
+}
+
+/**
+ * A real PostgreSQL + PostGIS server through a `pg` Pool. Every wait is bounded (connect,
+ * statement, idle in transaction), so a server that is away or stuck fails queries instead of
+ * piling them up; a connection it drops is logged and replaced on the next query, so a restarted
+ * server is picked up again by itself.
+ */
+export function openPostgres(connectionString: string, options: PostgresOptions = {}): Db {
+  const pool = new pg.Pool({
+    connectionString,
+    max: options.max ?? 10,
+    types,
+    connectionTimeoutMillis: options.connectTimeoutMs ?? 5_000,
+    idleTimeoutMillis: options.idleTimeoutMs ?? 30_000,
+    statement_timeout: options.statementTimeoutMs ?? 30_000,
+    idle_in_transaction_session_timeout: options.idleInTransactionTimeoutMs ?? 60_000,
+    keepAlive: true,
+  });
+  // An idle client that loses its connection (a server restart) must not crash the process; the
+  // pool drops it and opens a new one when next needed.
+  let lastWarned = 0;
+  pool.on('error', (error: Error & { code?: string }) => {
+    const now = Date.now();
+    if (now - lastWarned < 5_000) return; // one line per burst: a restart drops every idle client at once
+    lastWarned = now;
+    options.log?.warn(`PostgreSQL connection lost (${error.code ?? 'no code'}: ${error.message}); reconnecting on the next query`);
+  });
   const base = wrap(pool);
   return {
     engine: 'postgres',
     ...base,
     async transaction(fn) {
       const client = await pool.connect();
+      let broken: Error | undefined;
       try {
         await client.query('BEGIN');
         const result = await fn(wrap(client));
         await client.query('COMMIT');
         return result;
       } catch (error) {
-        await client.query('ROLLBACK').catch(() => undefined);
+        // A connection that cannot even roll back is discarded, not returned to the pool.
+        await client.query('ROLLBACK').catch((e: unknown) => {
+          broken = e instanceof Error ? e : new Error(String(e));
+        });
         throw error;
       } finally {
-        client.release();
+        client.release(broken);
       }
     },
     async listen(channel, handler) {

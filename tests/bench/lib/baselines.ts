@@ -163,7 +163,7 @@ export async function batchedWriter(
       await chunks.shift();
       continue;
     }
-    const batch: Promise<void>[] = [];
+    const batch: Promise<unknown>[] = [];
     for (let i = 0; i < CHUNK; i++) batch.push(writer.write(fixAt(w, devices, base, k++)));
     issued += CHUNK;
     chunks.push(Promise.all(batch));

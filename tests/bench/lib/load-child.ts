@@ -156,14 +156,26 @@ function openWindow(phase: Phase, start: number): void {
   win.delivered = 0;
 }
 
+/** The server's answer to a batch (one result per fix and the counts), or to a message refused whole (`code`). */
+interface StreamAnswer {
+  ref: number;
+  results?: { index: number; status: 'stored' | 'duplicate' | 'rejected'; code?: string; message?: string }[];
+  stored?: number;
+  duplicate?: number;
+  rejected?: number;
+  code?: string;
+  message?: string;
+}
+
 interface StreamConn {
   ws: WebSocket;
   inFlight: Map<number, { at: number; n: number; inWindow: boolean }>;
 }
 
 async function openStream(): Promise<StreamConn> {
-  const url = `${init.baseUrl.replace(/^http/, 'ws')}/api/devices/stream?token=${encodeURIComponent(init.adminToken)}`;
-  const ws = new WebSocket(url, { perMessageDeflate: false });
+  // A gateway authenticates with its admin token in the Authorization header (never in the URL).
+  const url = `${init.baseUrl.replace(/^http/, 'ws')}/api/devices/stream`;
+  const ws = new WebSocket(url, { perMessageDeflate: false, headers: { authorization: `Bearer ${init.adminToken}` } });
   await new Promise<void>((resolve, reject) => {
     ws.once('open', () => resolve());
     ws.once('error', reject);
@@ -182,7 +194,7 @@ async function runStream(p: StreamPhase): Promise<PhaseResult> {
   for (const c of conns) {
     c.ws.on('message', (raw: Buffer) => {
       const now = performance.now();
-      const reply = JSON.parse(raw.toString()) as { ref: number; stored?: number; duplicate?: number; rejected?: { code: string; message: string }[]; code?: string; message?: string };
+      const reply = JSON.parse(raw.toString()) as StreamAnswer;
       const batch = c.inFlight.get(reply.ref);
       c.inFlight.delete(reply.ref);
       if (!batch) return;
@@ -199,8 +211,10 @@ async function runStream(p: StreamPhase): Promise<PhaseResult> {
       out.ack.record(now - batch.at);
       out.stored += reply.stored ?? 0;
       out.duplicate += reply.duplicate ?? 0;
-      out.rejected += reply.rejected?.length ?? 0;
-      for (const r of reply.rejected ?? []) if (out.rejections.length < 5) out.rejections.push(`${r.code}: ${r.message}`);
+      out.rejected += reply.rejected ?? 0;
+      for (const r of reply.results ?? []) {
+        if (r.status === 'rejected' && out.rejections.length < 5) out.rejections.push(`${r.code}: ${r.message}`);
+      }
     });
   }
 

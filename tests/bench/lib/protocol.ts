@@ -7,7 +7,7 @@ import type { LatencySummary } from './histogram';
 export interface ChildInit {
   type: 'init';
   baseUrl: string;
-  /** Admin token for the device stream (a gateway speaks for many devices). */
+  /** Admin token for the device stream (a gateway speaks for many devices), sent as `Authorization: Bearer`. */
   adminToken: string;
   /** Operator token for the dashboards (district-wide jurisdiction). */
   operatorToken: string;
