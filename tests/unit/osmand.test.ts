@@ -51,4 +51,19 @@ describe('OsmAnd decoder (requests from Traccar’s own tests)', () => {
     expect(fix.heading).toBeUndefined();
     expect(() => decodeOsmAndJson({ location: {} })).toThrow(OsmAndError);
   });
+
+  it('reads a numeric JSON location.timestamp in OsmAnd’s unit: below 2^31 seconds, else milliseconds', () => {
+    const at = (timestamp: unknown) => decodeOsmAndJson({ device_id: 'p', location: { timestamp, coords: { latitude: 37.86, longitude: 112.56 } } }).time;
+    expect(at(1_764_000_000)).toBe(1_764_000_000_000);
+    expect(at(1_764_000_000_123)).toBe(1_764_000_000_123);
+    expect(at('2026-11-22T03:00:00.000Z')).toBe(Date.parse('2026-11-22T03:00:00.000Z'));
+    expect(() => at('soon')).toThrow(expect.objectContaining({ code: 'POSITION_INVALID' }));
+  });
+
+  it('refuses a device id with NUL or control characters, or longer than 64, as DEVICE_UNKNOWN', () => {
+    for (const id of ['a\u0000b', '\u0007', 'line\nbreak', 'x'.repeat(65)]) {
+      expect(() => decodeOsmAndParams(new URLSearchParams({ id, lat: '37.86', lon: '112.56' }))).toThrow(expect.objectContaining({ code: 'DEVICE_UNKNOWN' }));
+      expect(() => decodeOsmAndJson({ device_id: id, location: { coords: { latitude: 37.86, longitude: 112.56 } } })).toThrow(expect.objectContaining({ code: 'DEVICE_UNKNOWN' }));
+    }
+  });
 });
