@@ -5,7 +5,7 @@
 import { io, type Socket } from 'socket.io-client';
 import { watch } from 'vue';
 import type { ClientToServerEvents, ServerToClientEvents } from '@shared/realtime';
-import { useSessionStore } from '@client/stores/session';
+import { signOutReasonFor, useSessionStore } from '@client/stores/session';
 import { useWorkersStore } from '@client/stores/workers';
 import { useConnectionStore } from '@client/stores/connection';
 import { useTicketsStore } from '@client/stores/tickets';
@@ -55,13 +55,15 @@ function connect(): void {
     connection.linkDown();
     const code = authErrorCode(error);
     if (code) {
-      session.logout(code === 'AUTH_TOKEN_EXPIRED' ? 'expired' : 'invalid');
+      session.logout(signOutReasonFor(code));
       return;
     }
     // A middleware rejection that is not about auth leaves the socket inactive: retry later.
     if (!s.active) setTimeout(() => s.connect(), 5000);
   });
 
+  // The account was disabled or changed: the server disconnects this socket right after.
+  s.on('session.revoked', (notice) => session.logout(signOutReasonFor(notice.code)));
   s.on('session.ready', (info) => {
     connection.ready(info);
     void useTicketsStore()

@@ -25,12 +25,24 @@ const en: Messages<typeof zhCN> = {
       AUTH_INVALID_CREDENTIALS: 'Wrong username or password',
       AUTH_ACCOUNT_DISABLED: 'This account is disabled: ask an administrator',
       NETWORK_UNREACHABLE: 'Cannot reach the server: check the network or try again later',
-      RATE_LIMITED: 'Too many attempts: wait a moment and try again',
+      RATE_LIMITED: 'Too many sign-in attempts: wait a while and try again',
+      SERVICE_UNAVAILABLE: 'The server is busy: try again in a moment',
       other: 'Sign-in failed ({code}); try again later',
     },
     signedOut: {
       expired: 'Your session has expired: sign in again',
       invalid: 'Your session is no longer valid: sign in again',
+      revoked: 'Your account was disabled or changed: sign in again',
+    },
+    retryIn: {
+      RATE_LIMITED: {
+        minutes: 'Too many sign-in attempts: try again in {n} minute | Too many sign-in attempts: try again in {n} minutes',
+        seconds: 'Too many sign-in attempts: try again in {n} second | Too many sign-in attempts: try again in {n} seconds',
+      },
+      SERVICE_UNAVAILABLE: {
+        minutes: 'The server is busy: try again in {n} minute | The server is busy: try again in {n} minutes',
+        seconds: 'The server is busy: try again in {n} second | The server is busy: try again in {n} seconds',
+      },
     },
   },
   role: {

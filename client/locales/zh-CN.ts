@@ -21,12 +21,25 @@ export default {
       AUTH_INVALID_CREDENTIALS: '用户名或密码错误，请重新输入',
       AUTH_ACCOUNT_DISABLED: '该账号已停用，请联系系统管理员',
       NETWORK_UNREACHABLE: '无法连接服务器，请检查网络连接或稍后重试',
-      RATE_LIMITED: '登录尝试过于频繁，请稍后再试',
+      RATE_LIMITED: '登录尝试过多，请稍后再试',
+      SERVICE_UNAVAILABLE: '服务器繁忙，请稍后再试',
       other: '登录失败（{code}），请稍后重试',
     },
     signedOut: {
       expired: '登录已过期，请重新登录',
       invalid: '登录状态已失效，请重新登录',
+      revoked: '账号已停用或权限已变更，请重新登录',
+    },
+    /** With the server's Retry-After, counted down while the page is open. */
+    retryIn: {
+      RATE_LIMITED: {
+        minutes: '登录尝试过多，请 {n} 分钟后再试',
+        seconds: '登录尝试过多，请 {n} 秒后再试',
+      },
+      SERVICE_UNAVAILABLE: {
+        minutes: '服务器繁忙，请 {n} 分钟后再试',
+        seconds: '服务器繁忙，请 {n} 秒后再试',
+      },
     },
   },
   role: {

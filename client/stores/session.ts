@@ -21,7 +21,14 @@ function readStored(): StoredSession | null {
 }
 
 /** Why the user is looking at the login page: shown there so a sudden sign-out is not a mystery. */
-export type SignOutReason = 'expired' | 'invalid' | null;
+export type SignOutReason = 'expired' | 'revoked' | 'invalid' | null;
+
+/** The sign-out reason for an auth error code (HTTP 401 body or socket connect_error). */
+export function signOutReasonFor(code: string): Exclude<SignOutReason, null> {
+  if (code === 'AUTH_TOKEN_EXPIRED') return 'expired';
+  if (code === 'AUTH_TOKEN_REVOKED') return 'revoked';
+  return 'invalid';
+}
 
 /**
  * Who is signed in: the token (kept in localStorage so a wall display survives a reload), the user
@@ -100,7 +107,10 @@ export const useSessionStore = defineStore('session', () => {
 
   configureApi({
     token: () => token.value,
-    onAuthFailure: (error) => logout(error.code === 'AUTH_TOKEN_EXPIRED' ? 'expired' : 'invalid'),
+    // Any 401: the token is no good any more. Only the first of a burst of failing requests counts.
+    onAuthFailure: (error) => {
+      if (token.value) logout(signOutReasonFor(error.code));
+    },
   });
 
   return { token, expiresAt, user, config, signOutReason, signedIn, login, restore, logout, loadConfig };

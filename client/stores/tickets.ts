@@ -5,7 +5,6 @@
  */
 import { acceptHMRUpdate, defineStore } from 'pinia';
 import { computed, ref, shallowRef, triggerRef } from 'vue';
-import { isApiError } from '@shared/errors';
 import type {
   CreateTicketBody,
   DepartmentDto,
@@ -26,55 +25,24 @@ import type {
   TicketWindow,
   TransitionBody,
 } from '@shared/tickets-api';
-import { ApiRequestError, currentToken } from '@client/api';
-
-async function call<T>(path: string, init: { method?: 'GET' | 'POST'; json?: unknown; raw?: Blob; query?: Record<string, string | number | boolean | undefined> } = {}): Promise<T> {
-  const url = new URL(path, window.location.origin);
-  for (const [k, v] of Object.entries(init.query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
-  const headers: Record<string, string> = { accept: 'application/json' };
-  const token = currentToken();
-  if (token) headers.authorization = `Bearer ${token}`;
-  let body: BodyInit | undefined;
-  if (init.json !== undefined) {
-    headers['content-type'] = 'application/json';
-    body = JSON.stringify(init.json);
-  } else if (init.raw) {
-    headers['content-type'] = init.raw.type || 'image/jpeg';
-    body = init.raw;
-  }
-  let response: Response;
-  try {
-    response = await fetch(url, { method: init.method ?? 'GET', headers, body });
-  } catch (error) {
-    throw new ApiRequestError('NETWORK_UNREACHABLE', (error as Error).message || 'fetch failed', 0);
-  }
-  const text = await response.text();
-  let payload: unknown = undefined;
-  try {
-    payload = text ? JSON.parse(text) : null;
-  } catch {
-    payload = undefined;
-  }
-  if (!response.ok) {
-    throw isApiError(payload)
-      ? new ApiRequestError(payload.code, payload.message, response.status)
-      : new ApiRequestError('BAD_RESPONSE', `HTTP ${response.status}`, response.status);
-  }
-  return payload as T;
-}
+import { request } from '@client/api';
 
 export const ticketsApi = {
-  list: (query: Record<string, string | number | boolean | undefined>) => call<TicketList>('/api/tickets', { query }),
-  detail: (id: number) => call<TicketDetail>(`/api/tickets/${id}`),
-  candidates: (id: number, limit = 10) => call<DispatchCandidate[]>(`/api/tickets/${id}/candidates`, { query: { limit } }),
-  transition: (id: number, body: TransitionBody) => call<TicketDetail>(`/api/tickets/${id}/transitions`, { method: 'POST', json: body }),
-  create: (body: CreateTicketBody) => call<TicketSummary>('/api/tickets', { method: 'POST', json: body }),
-  photo: (id: number, file: Blob) => call<TicketPhotoDto>(`/api/tickets/${id}/photos`, { method: 'POST', raw: file }),
-  reply: (id: number, body: DepartmentReplyBody) => call<TicketDetail>(`/api/tickets/${id}/department-replies`, { method: 'POST', json: body }),
-  categories: () => call<TicketCategoryDto[]>('/api/ticket-categories'),
-  departments: () => call<DepartmentDto[]>('/api/departments'),
-  heat: (window: TicketWindow, category?: string | null) => call<TicketHeat>('/api/tickets/heat', { query: { window, category: category ?? undefined } }),
-  stats: (window: TicketWindow = 'today') => call<TicketStats>('/api/tickets/stats', { query: { window } }),
+  list: (query: Record<string, string | number | boolean | undefined>) => request<TicketList>('/api/tickets', { query }),
+  detail: (id: number) => request<TicketDetail>(`/api/tickets/${id}`),
+  candidates: (id: number, limit = 10) => request<DispatchCandidate[]>(`/api/tickets/${id}/candidates`, { query: { limit } }),
+  transition: (id: number, body: TransitionBody) => request<TicketDetail>(`/api/tickets/${id}/transitions`, { method: 'POST', body }),
+  create: (body: CreateTicketBody) => request<TicketSummary>('/api/tickets', { method: 'POST', body }),
+  photo: (id: number, file: Blob) => request<TicketPhotoDto>(`/api/tickets/${id}/photos`, {
+      method: 'POST',
+      // A camera capture without a type is a JPEG.
+      raw: file.type ? file : file.slice(0, file.size, 'image/jpeg'),
+    }),
+  reply: (id: number, body: DepartmentReplyBody) => request<TicketDetail>(`/api/tickets/${id}/department-replies`, { method: 'POST', body }),
+  categories: () => request<TicketCategoryDto[]>('/api/ticket-categories'),
+  departments: () => request<DepartmentDto[]>('/api/departments'),
+  heat: (window: TicketWindow, category?: string | null) => request<TicketHeat>('/api/tickets/heat', { query: { window, category: category ?? undefined } }),
+  stats: (window: TicketWindow = 'today') => request<TicketStats>('/api/tickets/stats', { query: { window } }),
 };
 
 const URGENCY_ORDER = { immediate: 0, scheduled: 1, long_term: 2 } as const;
