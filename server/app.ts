@@ -22,6 +22,7 @@ import workerRoutes from './modules/workers/routes';
 import configRoutes from './modules/config/routes';
 import ticketRoutes from './modules/tickets/routes';
 import dispatchRoutes from './modules/dispatch/routes';
+import noticeRoutes from './modules/notices/routes';
 import { NearestWorkers } from './modules/dispatch/nearest';
 import { systemClock, type Clock } from './platform/clock';
 import { PositionIngest } from './modules/positions/ingest';
@@ -142,6 +143,8 @@ export async function build(options: BuildOptions): Promise<App> {
 
   // Tickets push their changes through the hub, so they come after it.
   await app.register(ticketRoutes);
+  // Notices go to the phones and their receipts to the desks through the hub too.
+  await app.register(noticeRoutes);
 
   // Dispatch: one nearest-worker index over the live positions, its load from the tickets' open tasks.
   const nearest = await NearestWorkers.open(ingest, options.db, {

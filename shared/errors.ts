@@ -36,6 +36,13 @@ export const ERROR_CODES = {
   TICKET_DEPARTMENT_REQUIRED: 400,
   TICKET_DEPARTMENT_UNKNOWN: 400,
   TICKET_OUT_OF_DISTRICT: 422,
+  // Notices (信息发布)
+  /** A target region lies outside the sender's jurisdiction. */
+  NOTICE_TARGET_OUT_OF_JURISDICTION: 403,
+  /** A target region code does not exist. */
+  NOTICE_TARGET_UNKNOWN: 400,
+  /** Nobody (no active grid worker) is in the target. */
+  NOTICE_NO_RECIPIENTS: 400,
 } as const;
 export type ErrorCode = keyof typeof ERROR_CODES;
 

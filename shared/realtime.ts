@@ -8,6 +8,7 @@
  */
 import type { ApiError } from './errors';
 import type { TaskOffer, TaskWithdrawal, TicketChange, TicketEscalationNotice, TicketReoffer, TicketSummary } from './tickets-api';
+import type { NoticeCounts, NoticePublished } from './notices-api';
 
 /** Bits of WorkerRecord.flags. */
 export const WORKER_FLAGS = {
@@ -183,6 +184,10 @@ export interface ServerToClientEvents {
   'task.withdrawn': (withdrawal: TaskWithdrawal) => void;
   /** A declined or unanswered offer went to the next nearest worker, or nobody free was left. */
   'ticket.reoffered': (reoffer: TicketReoffer) => void;
+  /** To each recipient worker's own account: a notice for them (again, with `reminder`, when the sender reminds those who have not read). */
+  'notice.published': (notice: NoticePublished) => void;
+  /** To the sender and the desks whose jurisdiction covers the notice: its receipts changed (coalesced). */
+  'notice.receipts': (counts: NoticeCounts) => void;
 }
 
 export type Ack<T> = (result: { ok: true; data: T } | { ok: false; error: ApiError }) => void;
