@@ -15,10 +15,10 @@ import { decodeOsmAndParams, OsmAndError } from './osmand';
 export const STREAM_MAX_FIXES = 5000;
 /** Bytes in one message at most (5,000 fixes in OsmAnd's parameter names fit well inside). */
 export const STREAM_MAX_PAYLOAD = 2 * 1024 * 1024;
-/** Batches of one socket worked on at once; the next ones wait (the socket stops reading meanwhile). */
-const MAX_IN_FLIGHT = 2;
+/** Batches of one socket worked on at once; the next ones wait (past PAUSE_AT waiting, the socket stops reading). */
+const MAX_IN_FLIGHT = 4;
 /** Messages of one socket waiting their turn before it stops reading from the network. */
-const PAUSE_AT = 4;
+const PAUSE_AT = 8;
 /** Messages that may still arrive after the pause (already in the buffers); beyond, each is refused. */
 const MAX_WAITING = 32;
 
