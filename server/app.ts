@@ -22,6 +22,7 @@ import workerRoutes from './modules/workers/routes';
 import configRoutes from './modules/config/routes';
 import ticketRoutes from './modules/tickets/routes';
 import dispatchRoutes from './modules/dispatch/routes';
+import alarmRoutes from './modules/alarms/routes';
 import noticeRoutes from './modules/notices/routes';
 import { NearestWorkers } from './modules/dispatch/nearest';
 import { systemClock, type Clock } from './platform/clock';
@@ -155,6 +156,8 @@ export async function build(options: BuildOptions): Promise<App> {
   });
   app.decorate('nearest', nearest);
   await app.register(dispatchRoutes);
+  // Alarms send people through tickets and dispatch, and hear SOS fixes from the ingest.
+  await app.register(alarmRoutes);
   app.addHook('onReady', async () => {
     ingest.start();
     hub.start();

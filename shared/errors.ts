@@ -25,6 +25,11 @@ export const ERROR_CODES = {
   RATE_LIMITED: 429,
   INTERNAL: 500,
   SERVICE_UNAVAILABLE: 503,
+  // Alarms (一键报警)
+  /** The alarm is not in a status that allows this action (e.g. a second acknowledge). */
+  ALARM_TRANSITION_NOT_ALLOWED: 409,
+  /** A worker cancelling their own alarm must say why. */
+  ALARM_REASON_REQUIRED: 400,
   // Tickets (工单)
   TICKET_TRANSITION_NOT_ALLOWED: 409,
   TICKET_ACTION_FORBIDDEN: 409,

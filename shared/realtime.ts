@@ -9,6 +9,7 @@
 import type { ApiError } from './errors';
 import type { TaskOffer, TaskWithdrawal, TicketChange, TicketEscalationNotice, TicketReoffer, TicketSummary } from './tickets-api';
 import type { NoticeCounts, NoticePublished } from './notices-api';
+import type { AlarmSummary } from './alarms-api';
 
 /** Bits of WorkerRecord.flags. */
 export const WORKER_FLAGS = {
@@ -162,6 +163,10 @@ export interface SessionRevoked {
 
 /** Server → client events. */
 export interface ServerToClientEvents {
+  /** An alarm (SOS) was raised inside the dashboard's jurisdiction; to the worker's own account too. */
+  'alarm.raised': (alarm: AlarmSummary) => void;
+  /** An alarm changed (repeated, acknowledged, people dispatched, resolved, false alarm). */
+  'alarm.updated': (alarm: AlarmSummary) => void;
   /** Sent on every connect (and so the first event recovery needs). */
   'session.ready': (info: SessionInfo) => void;
   /** The account's tokens were revoked (deactivated; password, role or jurisdiction changed): the server disconnects right after. */

@@ -72,6 +72,22 @@ export interface LiveListener {
   presence(w: LiveWorker, online: boolean): void;
 }
 
+/** A valid fix that carries an alarm (OsmAnd `alarm=sos`), as alarm sinks receive it. */
+export interface AlarmFix {
+  /** As the device sent it ('sos', …). */
+  alarm: string;
+  workerId: number;
+  deviceId: number;
+  lon: number;
+  lat: number;
+  /** ms since epoch. */
+  time: number;
+  accuracy: number | null;
+}
+
+/** Records an alarm: resolves once it is durable (the device's reply waits for it), rejects when it could not be. */
+export type AlarmSink = (fix: AlarmFix) => Promise<void>;
+
 /** A device id that can be looked up: 1–64 characters, none of them control characters. */
 // eslint-disable-next-line no-control-regex
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
@@ -107,6 +123,7 @@ export class PositionIngest {
   private readonly unknownDeviceTtlMs: number;
   private readonly log: IngestLog | undefined;
   private readonly listeners = new Set<LiveListener>();
+  private readonly alarmSinks = new Set<AlarmSink>();
   private sweepTimer: NodeJS.Timeout | undefined;
   readonly stats = { accepted: 0, duplicates: 0, rejected: 0, outOfOrder: 0, implausible: 0, unavailable: 0, deviceLookups: 0 };
 
@@ -177,6 +194,27 @@ export class PositionIngest {
   subscribe(listener: LiveListener): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
+  }
+
+  /**
+   * Hears every valid fix that carries an alarm — also one already stored (a resend) or in the same
+   * second as the worker's previous fix, which never moves the live state: an alarm must not hang on
+   * the fix being new or the newest. The fix's reply waits for the sinks; a failing sink turns it
+   * into SERVICE_UNAVAILABLE, so the device sends it again.
+   */
+  onAlarm(sink: AlarmSink): () => void {
+    this.alarmSinks.add(sink);
+    return () => this.alarmSinks.delete(sink);
+  }
+
+  /** Runs the alarm sinks; a rejected outcome if one failed. */
+  private async raiseAlarm(fix: AlarmFix): Promise<IngestOutcome | undefined> {
+    try {
+      await Promise.all([...this.alarmSinks].map((sink) => sink(fix)));
+      return undefined;
+    } catch (error) {
+      return this.unavailable(error, 'alarm not recorded');
+    }
   }
 
   private async device(identifier: string): Promise<DeviceEntry | undefined> {
@@ -263,10 +301,13 @@ export class PositionIngest {
     if (!bboxContains(this.serviceArea, lon, lat)) {
       return this.reject(new AppError('POSITION_OUT_OF_AREA', 'The position lies outside the service area.'));
     }
+    const alarmed = fix.alarm && this.alarmSinks.size > 0
+      ? this.raiseAlarm({ alarm: fix.alarm, workerId: worker.id, deviceId: device.deviceId, lon, lat, time, accuracy: finiteIn(fix.accuracy, 0, 1e6) })
+      : undefined;
     // The live state holds only committed fixes: the same time again is a fix already stored.
     if (worker.hasFix && time === worker.time) {
       this.stats.duplicates++;
-      return { status: 'duplicate', workerId: worker.id, latest: false };
+      return (await alarmed) ?? { status: 'duplicate', workerId: worker.id, latest: false };
     }
 
     let flags = 0;
@@ -319,6 +360,8 @@ export class PositionIngest {
     } else if (result === 'stored') {
       this.stats.outOfOrder++;
     }
+    const alarmFailed = await alarmed;
+    if (alarmFailed) return alarmFailed;
     if (result === 'duplicate') {
       this.stats.duplicates++;
       return { status: 'duplicate', workerId: worker.id, latest };
