@@ -10,6 +10,7 @@ import { useWorkersStore } from '@client/stores/workers';
 import { useConnectionStore } from '@client/stores/connection';
 import { useTicketsStore } from '@client/stores/tickets';
 import { useTicketWallStore } from '@client/stores/ticket-wall';
+import { useNoticesStore } from '@client/stores/notices';
 
 type ClientSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
 
@@ -72,6 +73,9 @@ function connect(): void {
     void useTicketWallStore()
       .resync()
       .catch(() => {});
+    void useNoticesStore()
+      .resync()
+      .catch(() => {});
   });
   s.on('workers.snapshot', (frame) => {
     resyncRequestedAt = 0;
@@ -104,6 +108,10 @@ function connect(): void {
   });
   s.on('task.offered', (offer) => tickets.onOffered(offer));
   s.on('task.withdrawn', (withdrawal) => tickets.onWithdrawn(withdrawal));
+
+  const notices = useNoticesStore();
+  s.on('notice.published', (notice) => notices.onPublished(notice));
+  s.on('notice.receipts', (counts) => notices.onReceipts(counts));
 }
 
 function disconnect(): void {

@@ -1,0 +1,205 @@
+/**
+ * Notices (信息发布) end to end: the district's operator sends an urgent notice to one street's
+ * workers from /dispatch; the demo worker's phone (390×844) gets it live, rings and vibrates; opening
+ * it and replying count on the sender's screen as they happen; the street dispatcher is offered only
+ * their own street's communities and the server refuses another street. Screenshots land in
+ * test-results/.
+ */
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import type { Page } from 'playwright-core';
+import { sql, type Db } from '../../server/platform/db';
+import type { App } from '../../server/app';
+import { CLIENT_DIST, ensureClientBuild } from '../../server/platform/client-build';
+import { createTestDb, TEST_DEMO_PASSWORD } from '../support/db';
+import { buildTestApp, login } from '../support/app';
+import { launchBrowser, screenshot, type TestBrowser } from '../support/browser';
+
+declare global {
+  interface Window {
+    /** What the phone's page asked of the vibration motor and the speaker (spied in an init script). */
+    __alerts?: { vibrations: number; tones: number };
+  }
+}
+
+let db: Db;
+let app: App;
+let base: string;
+let deskBrowser: TestBrowser;
+let phoneBrowser: TestBrowser;
+let streetBrowser: TestBrowser;
+let desk: Page;
+let phone: Page;
+let street: Page;
+/** The demo worker's street, another street, and the notice sent. */
+let myStreet: { code: string; name: string };
+let otherStreet: string;
+let me: { workerId: number };
+let noticeId = 0;
+let recipients = 0;
+
+async function waitFor<T>(what: string, probe: () => Promise<T>, ok: (value: T) => boolean, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const value = await probe();
+      if (ok(value)) return value;
+      last = value;
+    } catch (error) {
+      last = (error as Error).message;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; last: ${JSON.stringify(last)}`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+async function signIn(page: Page, username: string): Promise<void> {
+  await page.goto(`${base}/login`);
+  await page.fill('input[name=username]', username);
+  await page.fill('input[name=password]', TEST_DEMO_PASSWORD);
+  await page.click('button[type=submit]');
+}
+
+const deskRow = () => desk.locator(`[data-testid=notice-row][data-id="${noticeId}"]`);
+const pct = (kind: 'delivered' | 'read' | 'replied') => deskRow().getByTestId(`notice-pct-${kind}`).getAttribute('data-value').then(Number);
+const inboxItem = () => phone.locator(`[data-testid=inbox-item][data-id="${noticeId}"]`);
+
+beforeAll(async () => {
+  await ensureClientBuild((m) => console.error(`[e2e] ${m}`));
+  db = await createTestDb();
+  app = await buildTestApp(db, { clientDir: CLIENT_DIST, config: { tickMs: 250 } });
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+  const { rows: [w] } = await db.query<{ workerId: number; code: string; name: string }>(sql`
+    SELECT u.worker_id AS "workerId", s.code, s.name
+      FROM users u JOIN workers wk ON wk.id = u.worker_id JOIN regions g ON g.code = wk.home_grid_code
+      JOIN regions s ON s.level = 'street' AND g.path LIKE s.path || '%' WHERE u.username = 'worker'`);
+  me = { workerId: w!.workerId };
+  myStreet = { code: w!.code, name: w!.name };
+  otherStreet = (await db.query<{ code: string }>(sql`SELECT code FROM regions WHERE level = 'street' AND code <> ${myStreet.code} ORDER BY code LIMIT 1`)).rows[0]!.code;
+
+  deskBrowser = await launchBrowser();
+  phoneBrowser = await launchBrowser();
+  streetBrowser = await launchBrowser();
+  // The phone's vibration motor and speaker, spied: an urgent notice must use both.
+  await phoneBrowser.context.addInitScript(() => {
+    window.__alerts = { vibrations: 0, tones: 0 };
+    navigator.vibrate = () => {
+      window.__alerts!.vibrations++;
+      return true;
+    };
+    const create = AudioContext.prototype.createOscillator;
+    AudioContext.prototype.createOscillator = function (this: AudioContext) {
+      window.__alerts!.tones++;
+      return create.call(this);
+    };
+  });
+  desk = await deskBrowser.open(1920, 1080);
+  phone = await phoneBrowser.open(390, 844);
+  street = await streetBrowser.open(1920, 1080);
+}, 240_000);
+
+afterAll(async () => {
+  await deskBrowser?.close();
+  await phoneBrowser?.close();
+  await streetBrowser?.close();
+  await app?.close();
+  await db?.close();
+});
+
+describe('a notice from the centre to a street’s phones, with read receipts', () => {
+  test('the operator and the worker sign in', async () => {
+    await signIn(desk, 'operator');
+    await desk.waitForURL(`${base}/wall`);
+    await desk.goto(`${base}/dispatch`);
+    await desk.getByTestId('notices-open').click();
+    await desk.getByTestId('notices-panel').waitFor();
+    await signIn(phone, 'worker');
+    await phone.waitForURL(`${base}/field`);
+    await phone.getByTestId('notice-inbox').waitFor();
+  });
+
+  test('the operator sends an urgent notice to one street, reply required', async () => {
+    await desk.getByTestId('notice-compose').click();
+    const composer = desk.getByTestId('notice-composer');
+    await composer.getByTestId('notice-title').fill('紧急：今晚大风降温，请排查临时搭建物');
+    await composer.getByTestId('notice-body').fill('气象台发布大风蓝色预警。请各网格员于今晚 20:00 前完成辖区广告牌、临时搭建物排查，并回复排查结果。');
+    await composer.getByTestId('notice-urgency-urgent').check();
+    await composer.locator(`[data-testid=notice-region][data-code="${myStreet.code}"]`).check();
+    await composer.getByTestId('notice-receipt-required').check();
+    await composer.getByTestId('notice-send').click();
+    const flash = await waitFor('the sent message', () => desk.getByTestId('notice-flash').textContent(), (t) => /已发布给 \d+ 人/.test(t ?? ''));
+    recipients = Number(/(\d+)/.exec(flash!)![1]);
+    const { rows: [n] } = await db.query<{ id: number; recipients: number }>(sql`SELECT id, recipients FROM notices ORDER BY id DESC LIMIT 1`);
+    noticeId = n!.id;
+    expect(n!.recipients).toBe(recipients);
+    const { rows: [c] } = await db.query<{ n: number }>(sql`
+      SELECT count(*) AS n FROM workers w JOIN regions g ON g.code = w.home_grid_code
+       WHERE w.active AND g.path LIKE ${`%/${myStreet.code}/%`}`);
+    expect(recipients).toBe(c!.n);
+    await deskRow().waitFor();
+    expect(await pct('read')).toBe(0);
+  });
+
+  test('the worker’s phone gets it live, ringing and vibrating', async () => {
+    await inboxItem().waitFor({ timeout: 10_000 });
+    expect(await inboxItem().getAttribute('data-read')).toBe('false');
+    await expect(inboxItem().textContent()).resolves.toContain('紧急');
+    const alerts = await phone.evaluate(() => window.__alerts!);
+    expect(alerts.vibrations).toBeGreaterThanOrEqual(1);
+    expect(alerts.tones).toBeGreaterThanOrEqual(1);
+    // The phone fetched its inbox on arrival: delivered on the sender's screen.
+    await waitFor('delivered on the desk', () => pct('delivered'), (v) => v >= 1);
+    await phone.getByTestId('inbox-unread').waitFor();
+    await screenshot(phone, 'notices-phone-arrived');
+  });
+
+  test('opening it counts as read, and the reply as replied, on the sender’s screen live', async () => {
+    await inboxItem().locator('button.head').click();
+    await waitFor('read on the phone', () => inboxItem().getAttribute('data-read'), (v) => v === 'true');
+    await waitFor('read on the desk', () => pct('read'), (v) => v === 1);
+    await inboxItem().getByTestId('inbox-reply-body').fill('本网格已排查完毕，发现 2 处松动广告牌，已联系商户加固。');
+    await inboxItem().getByTestId('inbox-reply-send').click();
+    await inboxItem().getByTestId('inbox-my-reply').waitFor();
+    await screenshot(phone, 'notices-phone-replied');
+    await waitFor('replied on the desk', () => pct('replied'), (v) => v === 1);
+    expect(await deskRow().getByTestId('notice-pct-read').textContent()).toContain(`1/${recipients}`);
+
+    // Who has not read: everyone but the demo worker, with a reminder button.
+    await deskRow().click();
+    const detail = desk.getByTestId('notice-detail');
+    await detail.getByTestId('notice-reply').first().waitFor();
+    expect(await detail.getByTestId('notice-reply').first().textContent()).toContain('松动广告牌');
+    expect(await detail.getByTestId('notice-unread').count()).toBe(Math.min(recipients - 1, 1000));
+    expect(await detail.locator(`[data-testid=notice-unread][data-worker-id="${me.workerId}"]`).count()).toBe(0);
+    await detail.getByTestId('notice-remind').click();
+    await waitFor('the reminder', () => desk.getByTestId('notice-flash').textContent(), (t) => t === `已提醒 ${recipients - 1} 人`);
+    await screenshot(desk, 'notices-desk-receipts');
+  });
+
+  test('the street dispatcher can target only their own street', async () => {
+    await signIn(street, 'dispatcher');
+    await street.waitForURL(`${base}/dispatch`);
+    await street.getByTestId('notices-open').click();
+    // The operator's district notice is not theirs to follow.
+    await street.getByTestId('notices-panel').waitFor();
+    await street.getByTestId('notice-compose').click();
+    const choices = street.locator('[data-testid=notice-region]');
+    await waitFor('the street’s communities', () => choices.count(), (n) => n > 0);
+    const offered = await choices.evaluateAll((els) => els.map((e) => e.getAttribute('data-code')));
+    const { rows } = await db.query<{ code: string }>(sql`SELECT code FROM regions WHERE level = 'community' AND parent_code = ${myStreet.code} ORDER BY code`);
+    expect([...offered].sort()).toEqual(rows.map((r) => r.code));
+    expect(await street.locator(`[data-testid=notice-row][data-id="${noticeId}"]`).count()).toBe(0);
+    await screenshot(street, 'notices-street-composer');
+    // And the server refuses another street whatever the page offers.
+    const { authorization } = await login(app, 'dispatcher');
+    const res = await fetch(`${base}/api/notices`, {
+      method: 'POST',
+      headers: { authorization, 'content-type': 'application/json' },
+      body: JSON.stringify({ title: '越权', body: '发往其他街道', urgency: 'normal', target: { regionCodes: [otherStreet] } }),
+    });
+    expect(res.status).toBe(403);
+    expect(await res.json()).toMatchObject({ code: 'NOTICE_TARGET_OUT_OF_JURISDICTION' });
+  });
+});
