@@ -120,6 +120,9 @@ async function main(): Promise<void> {
     await db.close();
     process.exit(0);
   };
+  // The last line of defence: every handler catches its own errors, but a promise someone forgot
+  // must be logged, not end the centre's server (Node's default is to exit).
+  process.on('unhandledRejection', (reason) => app.log.error({ err: reason }, 'unhandled promise rejection'));
   process.on('SIGINT', () => void shutdown('SIGINT'));
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
 }

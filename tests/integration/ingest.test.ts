@@ -194,6 +194,23 @@ describe('device stream authentication: header or subprotocol, never the URL', (
     s.close();
   });
 
+  it('ends an open stream (close 4401, AUTH_TOKEN_REVOKED) when its admin is deactivated, and refuses the old token after', async () => {
+    const adminHeaders = { authorization: `Bearer ${await token(app, 'admin')}` };
+    const created = await app.inject({ method: 'POST', url: '/api/users', headers: adminHeaders,
+      payload: { username: 'gateway-admin', displayName: 'Gateway', password: 'gateway-password-1', role: 'admin', regionCode: '140106' } });
+    expect(created.statusCode).toBe(201);
+    const login = await app.inject({ method: 'POST', url: '/api/auth/login', payload: { username: 'gateway-admin', password: 'gateway-password-1' } });
+    const gatewayToken = (login.json() as { token: string }).token;
+    const s = await Stream.open({ bearer: gatewayToken });
+    expect(await s.send({ ref: 1, fixes: [fixOf(a, nextSec())] })).toMatchObject({ ref: 1, stored: 1 });
+    const closed = new Promise<number>((resolve) => s.ws.once('close', (code) => resolve(code)));
+    const off = await app.inject({ method: 'PATCH', url: `/api/users/${(created.json() as { id: number }).id}`, headers: adminHeaders, payload: { active: false } });
+    expect(off.statusCode).toBe(200);
+    expect(await s.next()).toMatchObject({ ref: null, code: 'AUTH_TOKEN_REVOKED' });
+    expect(await closed).toBe(4401);
+    await expect(Stream.open({ bearer: gatewayToken })).rejects.toThrow('HTTP 401');
+  });
+
   it('refuses ?token= (401), no token (401) and a non-admin token (403)', async () => {
     await expect(Stream.open({ query: `?token=${await token(app, 'admin')}` })).rejects.toThrow('HTTP 401');
     await expect(Stream.open()).rejects.toThrow('HTTP 401');

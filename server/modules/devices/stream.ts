@@ -129,13 +129,36 @@ export async function registerDeviceStream(app: App, options: { maxFixesPerS: nu
       },
     },
     (socket, request) => {
-      serveStream(app, socket, request.principal, options.maxFixesPerS);
+      serveStream(app, socket, request.principal, streamToken(request), options.maxFixesPerS);
     },
   );
 }
 
-function serveStream(app: App, socket: WebSocket, principal: Principal, maxFixesPerS: number): void {
+/** WebSocket close code for a stream whose token expired or was revoked (4000–4999: the application's own). */
+export const STREAM_CLOSE_AUTH = 4401;
+
+function serveStream(app: App, socket: WebSocket, principal: Principal, token: string | undefined, maxFixesPerS: number): void {
   const log = app.log.child({ stream: principal.username });
+  // A stream lives for days: the token checked at the upgrade must stay good for every batch, and a
+  // revocation (deactivation, password or jurisdiction change) ends the stream at once.
+  const endForAuth = (code: ErrorCode, message: string) => {
+    send({ ref: null, code, message });
+    socket.close(STREAM_CLOSE_AUTH, code);
+  };
+  const stillValid = (): boolean => {
+    try {
+      app.authenticate(token);
+      return true;
+    } catch (error) {
+      const e = error as { code?: ErrorCode; message?: string };
+      endForAuth(e.code ?? 'AUTH_TOKEN_INVALID', e.message ?? 'Sign in again.');
+      return false;
+    }
+  };
+  const offRevoked = app.sessions.onRevoked((userId) => {
+    if (userId === principal.userId) endForAuth('AUTH_TOKEN_REVOKED', 'This account’s tokens were revoked: connect again with a new token.');
+  });
+  socket.on('close', () => offRevoked());
   const waiting: Buffer[] = [];
   let inFlight = 0;
   let paused = false;
@@ -232,6 +255,7 @@ function serveStream(app: App, socket: WebSocket, principal: Principal, maxFixes
       send({ ref: null, code: 'RATE_LIMITED', message: `Wait for replies: at most ${MAX_IN_FLIGHT + MAX_WAITING} batches may be outstanding on one stream.`, retryAfterS: 1 });
       return;
     }
+    if (!stillValid()) return;
     waiting.push(raw);
     pump();
   });
