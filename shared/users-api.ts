@@ -4,12 +4,12 @@
  */
 import { Type, type Static } from 'typebox';
 import { USER_ROLES } from './domain';
-import { UserDto } from './api';
+import { Id, Line, UserDto } from './api';
 
 const literals = <const T extends string[]>(values: readonly [...T]) => Type.Enum(values);
 
 const Username = Type.String({ minLength: 2, maxLength: 64, pattern: '^[A-Za-z0-9_.-]+$' });
-const DisplayName = Type.String({ minLength: 1, maxLength: 64 });
+const DisplayName = Line({ maxLength: 64 });
 /** Same rule as a user's own password change. */
 const Password = Type.String({ minLength: 10, maxLength: 256 });
 const RegionCode = Type.String({ pattern: '^[0-9]{6,24}$' });
@@ -27,7 +27,7 @@ export type UserAccount = Static<typeof UserAccount>;
 export const UserAccountList = Type.Array(UserAccount);
 export type UserAccountList = Static<typeof UserAccountList>;
 
-export const UserIdParams = Type.Object({ id: Type.Integer({ minimum: 1 }) });
+export const UserIdParams = Type.Object({ id: Id() });
 export type UserIdParams = Static<typeof UserIdParams>;
 
 export const CreateUserBody = Type.Object(
@@ -39,7 +39,7 @@ export const CreateUserBody = Type.Object(
     /** The account's jurisdiction: inside the administrator's own. */
     regionCode: RegionCode,
     /** The field worker this account is (their phone's account), inside that jurisdiction. */
-    workerId: Type.Optional(Type.Union([Type.Integer({ minimum: 1 }), Type.Null()])),
+    workerId: Type.Optional(Type.Union([Id(), Type.Null()])),
   },
   { additionalProperties: false },
 );
@@ -56,7 +56,7 @@ export const UpdateUserBody = Type.Object(
     regionCode: Type.Optional(RegionCode),
     password: Type.Optional(Password),
     displayName: Type.Optional(DisplayName),
-    workerId: Type.Optional(Type.Union([Type.Integer({ minimum: 1 }), Type.Null()])),
+    workerId: Type.Optional(Type.Union([Id(), Type.Null()])),
   },
   { additionalProperties: false, minProperties: 1 },
 );

@@ -123,6 +123,16 @@ describe('users administration', () => {
     expectError(await patch(1, { active: false }, dispatcher), 403, 'FORBIDDEN');
   });
 
+  it('refuses a blank display name and an id past the largest exact integer with 400, never 500', async () => {
+    const blank = await app.inject({ method: 'POST', url: '/api/users', headers: admin,
+      payload: { username: 'blank-name', displayName: '   ', password: PASSWORD, role: 'operator', regionCode: '140106' } });
+    expect(blank.statusCode).toBe(400);
+    expect(blank.json()).toMatchObject({ code: 'VALIDATION_FAILED' });
+    const huge = await patch(1e20, { displayName: 'x' });
+    expect(huge.statusCode).toBe(400);
+    expect(huge.json()).toMatchObject({ code: 'VALIDATION_FAILED' });
+  });
+
   it('an admin cannot deactivate or demote themselves', async () => {
     const self = (await db.query<{ id: number }>(sql`SELECT id FROM users WHERE username = 'street-admin'`)).rows[0]!.id;
     expectError(await patch(self, { active: false }, streetAdmin), 403, 'FORBIDDEN');
