@@ -16,6 +16,7 @@ import { progressBar } from '../seeds/progress';
 import { buildOsmAndServer } from './modules/devices/routes';
 import { Simulator } from './modules/simulator/simulator';
 import { TicketSimulator } from './modules/simulator/tickets';
+import { NoticeSimulator } from './modules/simulator/notices';
 
 const log = (msg: string) => console.error(`[gridline] ${msg}`);
 
@@ -85,6 +86,7 @@ async function main(): Promise<void> {
 
   let simulator: Simulator | undefined;
   let ticketSimulator: TicketSimulator | undefined;
+  let noticeSimulator: NoticeSimulator | undefined;
   if (!config.simulate && config.production) log('Simulator off (NODE_ENV=production; SIMULATE=1 turns it on).');
   if (config.simulate) {
     const baseUrl = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
@@ -106,6 +108,11 @@ async function main(): Promise<void> {
       await ticketSimulator.start();
       log(ticketSimulator.describe());
     }
+    // Simulated phones read the notices sent to them (and reply when asked), through the API.
+    noticeSimulator = new NoticeSimulator(db, app.clock, simulator, { baseUrl, sign: (user) => app.issueToken(user), warn: (message) => app.log.warn(message) });
+    await noticeSimulator.load();
+    await noticeSimulator.start();
+    log(noticeSimulator.describe());
   }
 
   let closing = false;
@@ -114,6 +121,7 @@ async function main(): Promise<void> {
     closing = true;
     log(`${signal}: shutting down…`);
     await ticketSimulator?.stop();
+    await noticeSimulator?.stop();
     simulator?.stop();
     await deviceServer.close();
     await app.close();

@@ -4,6 +4,8 @@ import { sql, type Db } from '../../server/platform/db';
 import type { App } from '../../server/app';
 import type { ClientToServerEvents, ServerToClientEvents } from '@shared/realtime';
 import type { CreatedNotice, NoticeCounts, NoticeDetail, NoticeList, NoticePublished, NoticeSummary } from '@shared/notices-api';
+import { Simulator } from '../../server/modules/simulator/simulator';
+import { NoticeSimulator } from '../../server/modules/simulator/notices';
 import { createTestDb } from '../support/db';
 import { buildTestApp, login } from '../support/app';
 
@@ -19,6 +21,7 @@ const sockets: Client[] = [];
 let street: { code: string; path: string };
 let otherStreet: { code: string; path: string };
 let me: { workerId: number; grid: string; lon: number; lat: number };
+let simulated: NoticeSimulator | undefined;
 
 beforeAll(async () => {
   db = await createTestDb();
@@ -45,6 +48,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   for (const s of sockets) s.disconnect();
+  await simulated?.stop();
   await app.close();
   await db.close();
 });
@@ -273,5 +277,39 @@ describe('receipts', () => {
     } finally {
       await db.query(sql`UPDATE workers SET active = false WHERE role = 'party_member'`);
     }
+  });
+});
+
+describe('simulated phones', () => {
+  it('read a notice after a delay, some never, and reply when asked, all through the API', async () => {
+    // The first 120 field workers (the district's grid leaders first); the demo worker answers on their own phone.
+    const patrol = new Simulator(db, app.ingest, app.clock, { baseUrl: base, intervalS: 10, limit: 120 });
+    await patrol.load();
+    // Minutes become a fraction of a second.
+    simulated = new NoticeSimulator(db, app.clock, patrol, { baseUrl: base, sign: (user) => app.issueToken(user), delayScale: 0.0002, neverReadShare: 0.1, seed: 'notices-test' });
+    const phones = await simulated.load();
+    expect(phones).toBe(119);
+    await simulated.start();
+    const created = await notice(as.operator, { title: '模拟回执', target: {}, receiptRequired: true });
+    await until(() => (simulated!.pending > 0 ? true : undefined), 5000);
+    const { rows: [sim] } = await db.query<{ n: number }>(sql`
+      SELECT count(*) AS n FROM notice_receipts rc JOIN users u ON u.worker_id = rc.worker_id AND u.username LIKE 'sim-%' AND u.active
+       WHERE rc.notice_id = ${created.id}`);
+    const mine = sim!.n;
+    expect(mine).toBe(119);
+    const end = Date.now() + 60_000;
+    while (simulated.pending > 0 && Date.now() < end) {
+      await simulated.tick();
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(simulated.pending).toBe(0);
+    const never = simulated.stats.neverRead;
+    expect(never).toBeGreaterThan(0);
+    const detail = await get<NoticeDetail>(as.operator, `/api/notices/${created.id}`);
+    expect(detail).toMatchObject({ delivered: mine, read: mine - never, replied: mine - never });
+    expect(simulated.stats.failed).toBe(0);
+    const { rows: [a] } = await db.query<{ n: number }>(sql`
+      SELECT count(*) AS n FROM audit_log WHERE action = 'notice.replied' AND subject_id = ${String(created.id)}`);
+    expect(a!.n).toBe(mine - never);
   });
 });

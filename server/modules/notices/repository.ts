@@ -300,3 +300,12 @@ export async function counts(db: Queryable, ids: readonly number[]): Promise<{ i
       FROM notices WHERE id IN (SELECT (json_array_elements_text(${JSON.stringify(ids)}::json))::bigint)`);
   return rows;
 }
+
+/** The workers who have not read a notice yet (for the simulated phones), with its urgency and whether a reply is asked. */
+export async function pendingRecipients(db: Queryable, id: number): Promise<{ urgency: NoticeUrgency; receiptRequired: boolean; workerIds: number[] } | undefined> {
+  const { rows: [r] } = await db.query<{ urgency: NoticeUrgency; receiptRequired: boolean; workerIds: number[] | null }>(sql`
+    SELECT n.urgency, n.receipt_required AS "receiptRequired",
+           (SELECT json_agg(rc.worker_id) FROM notice_receipts rc WHERE rc.notice_id = n.id AND rc.read_at IS NULL) AS "workerIds"
+      FROM notices n WHERE n.id = ${id}`);
+  return r ? { urgency: r.urgency, receiptRequired: r.receiptRequired, workerIds: (r.workerIds ?? []).map(Number) } : undefined;
+}
