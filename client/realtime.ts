@@ -10,6 +10,7 @@ import { useWorkersStore } from '@client/stores/workers';
 import { useConnectionStore } from '@client/stores/connection';
 import { useTicketsStore } from '@client/stores/tickets';
 import { useTicketWallStore } from '@client/stores/ticket-wall';
+import { useAlarmsStore } from '@client/stores/alarms';
 import { useNoticesStore } from '@client/stores/notices';
 
 type ClientSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
@@ -73,6 +74,10 @@ function connect(): void {
     void useTicketWallStore()
       .resync()
       .catch(() => {});
+    // Alarms raised or changed while away are in the open list.
+    void useAlarmsStore()
+      .resync()
+      .catch(() => {});
     void useNoticesStore()
       .resync()
       .catch(() => {});
@@ -108,6 +113,10 @@ function connect(): void {
   });
   s.on('task.offered', (offer) => tickets.onOffered(offer));
   s.on('task.withdrawn', (withdrawal) => tickets.onWithdrawn(withdrawal));
+
+  const alarms = useAlarmsStore();
+  s.on('alarm.raised', (alarm) => alarms.onRaised(alarm));
+  s.on('alarm.updated', (alarm) => alarms.onUpdated(alarm));
 
   const notices = useNoticesStore();
   s.on('notice.published', (notice) => notices.onPublished(notice));
