@@ -158,9 +158,9 @@ export class NoticeSimulator {
     this.jobs.clear();
   }
 
-  /** Steps planned and not yet due. */
+  /** Steps planned and not yet done (due or not, waiting for a connection, or in flight). */
   get pending(): number {
-    return this.jobs.size;
+    return this.jobs.size + this.inFlight + this.waiting.length;
   }
 
   /** Runs the steps due at the clock's time; resolves when their requests have been answered. */
