@@ -16,6 +16,7 @@ import { progressBar } from '../seeds/progress';
 import { buildOsmAndServer } from './modules/devices/routes';
 import { Simulator } from './modules/simulator/simulator';
 import { TicketSimulator } from './modules/simulator/tickets';
+import { SosSimulator } from './modules/simulator/sos';
 import { NoticeSimulator } from './modules/simulator/notices';
 
 const log = (msg: string) => console.error(`[gridline] ${msg}`);
@@ -87,6 +88,7 @@ async function main(): Promise<void> {
   let simulator: Simulator | undefined;
   let ticketSimulator: TicketSimulator | undefined;
   let noticeSimulator: NoticeSimulator | undefined;
+  let sosSimulator: SosSimulator | undefined;
   if (!config.simulate && config.production) log('Simulator off (NODE_ENV=production; SIMULATE=1 turns it on).');
   if (config.simulate) {
     const baseUrl = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
@@ -113,6 +115,10 @@ async function main(): Promise<void> {
     await noticeSimulator.load();
     await noticeSimulator.start();
     log(noticeSimulator.describe());
+    // The rare SOS (SIMULATE_SOS_RATE): through the OsmAnd endpoint; people acknowledge it.
+    sosSimulator = new SosSimulator(simulator, app.clock, { baseUrl, ratePerHour: config.simulateSosRate });
+    sosSimulator.start();
+    log(sosSimulator.describe());
   }
 
   let closing = false;
@@ -122,6 +128,7 @@ async function main(): Promise<void> {
     log(`${signal}: shutting down…`);
     await ticketSimulator?.stop();
     await noticeSimulator?.stop();
+    sosSimulator?.stop();
     simulator?.stop();
     await deviceServer.close();
     await app.close();

@@ -32,6 +32,8 @@ export interface Config {
   simulateTicketRate: number;
   /** Seconds a simulated desk waits before acting on a simulated ticket (a person can act first). */
   simulateDeskGraceS: number;
+  /** Simulated SOS alarms per hour across the district (0: none); nothing simulated acknowledges them. */
+  simulateSosRate: number;
   /** A worker with no position for this long turns offline, ms. */
   offlineAfterMs: number;
   /** Tick of live deltas to dashboards, ms (50: a fix waits at most one tick, so device→dashboard p99 stays under 100 ms). */
@@ -115,6 +117,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     simulateTickets: simulate(env) && env.SIMULATE_TICKETS !== '0',
     simulateTicketRate: nonNegative('SIMULATE_TICKET_RATE', 1, env),
     simulateDeskGraceS: int('SIMULATE_DESK_GRACE_S', 120, env),
+    simulateSosRate: nonNegative('SIMULATE_SOS_RATE', 0, env),
     offlineAfterMs: int('OFFLINE_AFTER_S', 300, env) * 1000,
     tickMs: int('TICK_MS', 50, env),
     osmandPort: int('OSMAND_PORT', 5055, env),

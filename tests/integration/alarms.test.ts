@@ -11,6 +11,8 @@ import type { ClientToServerEvents, ServerToClientEvents } from '@shared/realtim
 import type { AlarmDetail, AlarmDispatchResult, AlarmSummary } from '@shared/alarms-api';
 import { createTestDb } from '../support/db';
 import { buildTestApp, login } from '../support/app';
+import { Simulator } from '../../server/modules/simulator/simulator';
+import { SosSimulator } from '../../server/modules/simulator/sos';
 
 type Client = Socket<ServerToClientEvents, ClientToServerEvents>;
 type Headers = { authorization: string };
@@ -317,5 +319,27 @@ describe('an SOS from the phone app (POST /api/alarms)', () => {
     expect(theirs.statusCode).toBe(404);
     const cancel = await transition(as.worker, raised.alarm.id, 'false_alarm', '不是我');
     expect(cancel.statusCode).toBe(404);
+  });
+});
+
+describe('the simulated SOS (SIMULATE_SOS_RATE)', () => {
+  it('a simulated worker on duty raises an SOS through the OsmAnd endpoint, and nothing simulated acknowledges it', async () => {
+    // 14:00 in Shanghai: the day shift is on duty.
+    const now = Date.now();
+    const midnight = Math.floor((now + 8 * 3_600_000) / 86_400_000) * 86_400_000 - 8 * 3_600_000;
+    const daytime = { now: () => Date.now() + (midnight + 14 * 3_600_000 - now) };
+    const patrol = new Simulator(db, app.ingest, daytime, { baseUrl: base, intervalS: 10, limit: 40 });
+    expect(await patrol.load()).toBeGreaterThan(0);
+    // Earlier tests left alarms open: close them, so the simulated one is the only one.
+    for (const a of await openAlarms(as.operator)) expect((await transition(as.operator, a.id, 'resolve')).statusCode).toBe(200);
+    const sos = new SosSimulator(patrol, daytime, { baseUrl: base, ratePerHour: 2, random: () => 0 });
+    expect(await sos.raise()).toBe(true);
+    const simulated = new Set(patrol.fieldWorkers.map((w) => w.info.id));
+    const raised = await openAlarms(as.operator);
+    expect(raised).toHaveLength(1);
+    expect(simulated.has(raised[0]!.worker.id)).toBe(true);
+    expect(raised[0]).toMatchObject({ status: 'raised', source: 'device' });
+    await new Promise((r) => setTimeout(r, 500));
+    expect((await get(as.operator, `/api/alarms/${raised[0]!.id}`)).json()).toMatchObject({ status: 'raised', acknowledgedBy: null });
   });
 });
