@@ -24,6 +24,8 @@ import ticketRoutes from './modules/tickets/routes';
 import dispatchRoutes from './modules/dispatch/routes';
 import alarmRoutes from './modules/alarms/routes';
 import noticeRoutes from './modules/notices/routes';
+import trackRoutes from './modules/tracks/routes';
+import patrolRoutes from './modules/patrol/routes';
 import { NearestWorkers } from './modules/dispatch/nearest';
 import { systemClock, type Clock } from './platform/clock';
 import { PositionIngest } from './modules/positions/ingest';
@@ -158,6 +160,9 @@ export async function build(options: BuildOptions): Promise<App> {
   await app.register(dispatchRoutes);
   // Alarms send people through tickets and dispatch, and hear SOS fixes from the ingest.
   await app.register(alarmRoutes);
+  // Position history: tracks, trips, replay, its partitions and retention; patrol coverage from it.
+  await app.register(trackRoutes);
+  await app.register(patrolRoutes);
   app.addHook('onReady', async () => {
     ingest.start();
     hub.start();

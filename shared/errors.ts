@@ -48,6 +48,11 @@ export const ERROR_CODES = {
   NOTICE_TARGET_UNKNOWN: 400,
   /** Nobody (no active grid worker) is in the target. */
   NOTICE_NO_RECIPIENTS: 400,
+  // Tracks (轨迹)
+  /** A track window longer than 31 days. */
+  TRACK_WINDOW_TOO_LONG: 400,
+  /** A track window that ends before it starts. */
+  TRACK_WINDOW_INVALID: 400,
 } as const;
 export type ErrorCode = keyof typeof ERROR_CODES;
 

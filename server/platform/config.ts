@@ -66,6 +66,20 @@ export interface Config {
   passwordHashQueue: number;
   /** `workers.resync` requests one socket may make per minute. */
   resyncLimitPerMinute: number;
+  /** Position history kept, days: older daily partitions of worker_positions are dropped whole. */
+  positionRetentionDays: number;
+  /** Consecutive fixes further apart than this split a track into segments (never bridged), s. */
+  trackGapS: number;
+  /** Trips and stops, Traccar's rules: a trip covers at least this distance, m… */
+  tripMinDistanceM: number;
+  /** …or lasts at least this long, s. */
+  tripMinDurationS: number;
+  /** Standing still this long makes a stop, s. */
+  tripMinParkingS: number;
+  /** No fix for this long ends a trip, s. */
+  tripMaxNoDataS: number;
+  /** Moving means a speed above this, knots. */
+  tripSpeedThresholdKn: number;
 }
 
 export const DEFAULT_DEMO_PASSWORD = 'gridline-demo';
@@ -134,5 +148,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     passwordHashConcurrency: atLeastOne('PASSWORD_HASH_CONCURRENCY', 4, env),
     passwordHashQueue: int('PASSWORD_HASH_QUEUE', 16, env),
     resyncLimitPerMinute: atLeastOne('RESYNC_LIMIT_PER_MINUTE', 6, env),
+    positionRetentionDays: atLeastOne('POSITION_RETENTION_DAYS', 180, env),
+    trackGapS: atLeastOne('TRACK_GAP_S', 300, env),
+    tripMinDistanceM: nonNegative('TRIP_MIN_DISTANCE_M', 500, env),
+    tripMinDurationS: int('TRIP_MIN_DURATION_S', 300, env),
+    tripMinParkingS: int('TRIP_MIN_PARKING_S', 300, env),
+    tripMaxNoDataS: atLeastOne('TRIP_MAX_NO_DATA_S', 3600, env),
+    tripSpeedThresholdKn: nonNegative('TRIP_SPEED_THRESHOLD_KN', 0.01, env),
   };
 }
