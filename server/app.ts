@@ -10,11 +10,13 @@ import fastifyStatic from '@fastify/static';
 import type { Db } from './platform/db';
 import type { Config } from './platform/config';
 import { handleError } from './platform/errors';
+import { guardControlCharacters, useEdgeValidation } from './platform/input';
 import { configurePasswordHashing } from './platform/auth/password';
 import { cspHeader, DOCS_CSP, helmetOptions } from './platform/security-headers';
-import { guardControlCharacters, useEdgeValidation } from './platform/input';
 import authPlugin, { publicRoutes } from './platform/auth/plugin';
+import { resolveJwtSecret } from './platform/auth/secret';
 import authRoutes from './modules/auth/routes';
+import userRoutes from './modules/users/routes';
 import healthRoutes from './modules/health/routes';
 import regionRoutes from './modules/regions/routes';
 import tileRoutes from './modules/tiles/routes';
@@ -112,14 +114,16 @@ export async function build(options: BuildOptions): Promise<App> {
       security: [{ bearer: [] }],
     },
   });
+  // Before any route, so that every route (the docs too) is in app.routeTable.
+  await app.register(authPlugin, { secret: resolveJwtSecret(options.config), tokenTtlS: options.config.tokenTtlS });
   await app.register(publicRoutes(async (scope) => {
     // Swagger UI gets its own policy (inline styles, data: icons), on /docs only.
     await scope.register(swaggerUi, { routePrefix: '/docs', transformStaticCSP: () => cspHeader(DOCS_CSP) });
   }));
 
-  await app.register(authPlugin, { secret: options.config.jwtSecret, tokenTtlS: options.config.tokenTtlS });
 
   await app.register(healthRoutes);
+  await app.register(userRoutes);
   await app.register(authRoutes);
   await app.register(regionRoutes);
   await app.register(tileRoutes);
@@ -141,6 +145,7 @@ export async function build(options: BuildOptions): Promise<App> {
   const hub = new LiveHub(app.server, ingest, clock, (token) => app.authenticate(token), {
     tickMs: options.config.tickMs,
     resyncPerMinute: options.config.resyncLimitPerMinute,
+    revocations: app.sessions,
   });
   app.decorate('hub', hub);
 
