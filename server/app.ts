@@ -24,6 +24,7 @@ import workerRoutes from './modules/workers/routes';
 import configRoutes from './modules/config/routes';
 import ticketRoutes from './modules/tickets/routes';
 import dispatchRoutes from './modules/dispatch/routes';
+import appPositionRoutes from './modules/positions/app-routes';
 import alarmRoutes from './modules/alarms/routes';
 import noticeRoutes from './modules/notices/routes';
 import trackRoutes from './modules/tracks/routes';
@@ -142,6 +143,8 @@ export async function build(options: BuildOptions): Promise<App> {
   await registerOsmAnd(app, ingest, '/api/osmand');
   await registerDeviceStream(app, { maxFixesPerS: options.config.streamMaxFixesPerS });
   await app.register(deviceAdminRoutes);
+  // The worker's phone (/field) reports its own positions with the worker's token.
+  await app.register(appPositionRoutes);
   const hub = new LiveHub(app.server, ingest, clock, (token) => app.authenticate(token), {
     tickMs: options.config.tickMs,
     resyncPerMinute: options.config.resyncLimitPerMinute,

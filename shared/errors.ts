@@ -41,6 +41,8 @@ export const ERROR_CODES = {
   TICKET_DEPARTMENT_REQUIRED: 400,
   TICKET_DEPARTMENT_UNKNOWN: 400,
   TICKET_OUT_OF_DISTRICT: 422,
+  /** reportedAt lies in the future or beyond TICKET_REPORTED_MAX_AGE_MS. */
+  TICKET_REPORTED_AT_INVALID: 422,
   // Notices (信息发布)
   /** A target region lies outside the sender's jurisdiction. */
   NOTICE_TARGET_OUT_OF_JURISDICTION: 403,

@@ -23,6 +23,9 @@ const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null
 const CATEGORY_CODE = '^[a-z][a-z0-9_]*([.][a-z][a-z0-9_]*)?$';
 const DEPARTMENT_CODE = '^[a-z][a-z0-9_]*$';
 
+/** How old a report queued on a phone may be when it finally arrives, ms (as old as a stored position may be). */
+export const TICKET_REPORTED_MAX_AGE_MS = 7 * 86_400_000;
+
 export const CreateTicketBody = Type.Object(
   {
     category: Type.String({ pattern: CATEGORY_CODE, maxLength: 64 }),
@@ -35,6 +38,11 @@ export const CreateTicketBody = Type.Object(
     clientId: Type.Optional(Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9._:-]+$' })),
     /** Defaults to patrol for a grid worker, hotline for the centre. */
     source: Type.Optional(literals(TICKET_SOURCES)),
+    /**
+     * When the reporter filed it (ISO-8601), if their phone queued it offline: becomes the ticket's
+     * receivedAt. Not in the future, not older than TICKET_REPORTED_MAX_AGE_MS. Absent: now.
+     */
+    reportedAt: Type.Optional(Type.String({ format: 'date-time', maxLength: 40 })),
   },
   { additionalProperties: false },
 );

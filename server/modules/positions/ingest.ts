@@ -61,7 +61,8 @@ export interface IngestOptions extends WriterOptions {
 }
 
 interface DeviceEntry {
-  deviceId: number;
+  /** null: the worker's own signed-in phone (the app), which is no registered device. */
+  deviceId: number | null;
   workerId: number;
 }
 
@@ -77,7 +78,7 @@ export interface AlarmFix {
   /** As the device sent it ('sos', …). */
   alarm: string;
   workerId: number;
-  deviceId: number;
+  deviceId: number | null;
   lon: number;
   lat: number;
   /** ms since epoch. */
@@ -267,16 +268,28 @@ export class PositionIngest {
     return this.reject(new AppError('SERVICE_UNAVAILABLE', `The position could not be stored right now; send it again in ${RETRY_AFTER_S} s.`));
   }
 
-  async submit(fix: DeviceFix, context: SubmitContext = {}): Promise<IngestOutcome> {
+  /**
+   * A fix from a worker's own signed-in phone (the app, authenticated by their token): the worker is
+   * known, so there is no device to look up; stored and shown like any device's fix (no device id),
+   * so a phone that also runs Traccar Client is still one worker with one track. Carries no alarm:
+   * the app raises SOS through the alarms API.
+   */
+  async submitForWorker(workerId: number, fix: Omit<DeviceFix, 'device' | 'alarm'>): Promise<IngestOutcome> {
+    return this.submit({ ...fix, device: `app:${workerId}`, alarm: undefined }, {}, { deviceId: null, workerId });
+  }
+
+  async submit(fix: DeviceFix, context: SubmitContext = {}, known?: DeviceEntry): Promise<IngestOutcome> {
     const receivedAt = this.clock.now();
-    if (!isPlausibleDeviceId(fix.device)) {
-      return this.reject(new AppError('DEVICE_UNKNOWN', 'A device id (1–64 printable characters) is required.'));
-    }
-    let device: DeviceEntry | undefined;
-    try {
-      device = await this.device(fix.device);
-    } catch (error) {
-      return this.unavailable(error, 'device lookup failed');
+    let device: DeviceEntry | undefined = known;
+    if (!device) {
+      if (!isPlausibleDeviceId(fix.device)) {
+        return this.reject(new AppError('DEVICE_UNKNOWN', 'A device id (1–64 printable characters) is required.'));
+      }
+      try {
+        device = await this.device(fix.device);
+      } catch (error) {
+        return this.unavailable(error, 'device lookup failed');
+      }
     }
     if (!device) return this.reject(new AppError('DEVICE_UNKNOWN', `Device "${fix.device}" is not registered: register it to a worker first.`));
     const worker = this.state.workers.get(device.workerId);

@@ -241,6 +241,8 @@ export interface NewTicket {
   stageDueAt: number;
   dueAt: number;
   now: number;
+  /** When it was reported, if before now (a report queued offline on a phone). */
+  receivedAt?: number;
 }
 
 /** Inserts a ticket; undefined when the reporter already has one with this clientId. */
@@ -253,7 +255,7 @@ export async function insertTicket(tx: Queryable, t: NewTicket): Promise<number 
             ST_SetSRID(ST_MakePoint(${t.lon}, ${t.lat}), 4326), ${t.grid.code}, ${t.grid.path},
             ${t.reporterUserId}, ${t.reporterWorkerId}, ${t.clientId}, ${t.stage},
             ${ts(t.stageStartedAt)}::timestamptz, ${ts(t.stageDueAt)}::timestamptz, ${ts(t.dueAt)}::timestamptz,
-            ${ts(t.now)}::timestamptz, ${ts(t.now)}::timestamptz)
+            ${ts(t.receivedAt ?? t.now)}::timestamptz, ${ts(t.now)}::timestamptz)
     ON CONFLICT (reporter_user_id, client_id) DO NOTHING
     RETURNING id`);
   return rows[0]?.id;

@@ -43,6 +43,7 @@ import type {
   TicketsQuery,
   TransitionBody,
 } from '@shared/tickets-api';
+import { TICKET_REPORTED_MAX_AGE_MS } from '@shared/tickets-api';
 import { raw, type Db, type Queryable } from '../../platform/db';
 import { Scope, type Principal } from '../../platform/auth/scope';
 import { audit } from '../auth/repository';
@@ -224,6 +225,11 @@ export class TicketService {
     if (!allowed) throw new AppError('OUT_OF_JURISDICTION', 'The location lies outside your jurisdiction.');
 
     const now = this.clock.now();
+    // A report queued offline on a phone keeps the time it was made; its deadlines run from now, when the centre learns of it.
+    const reportedAt = body.reportedAt === undefined ? now : Date.parse(body.reportedAt);
+    if (!(reportedAt <= now + 60_000 && reportedAt >= now - TICKET_REPORTED_MAX_AGE_MS)) {
+      throw new AppError('TICKET_REPORTED_AT_INVALID', `reportedAt must lie between ${TICKET_REPORTED_MAX_AGE_MS / 86_400_000} days ago and now.`);
+    }
     const rules = await this.rules(this.db);
     const closeDueAt = now + rules[body.urgency].close * 60_000;
     const window = nextStageWindow(rules, body.urgency, 'received', 'created', now, {
@@ -254,11 +260,15 @@ export class TicketService {
           stageDueAt: window.dueAt!,
           dueAt: closeDueAt,
           now,
+          receivedAt: Math.min(reportedAt, now),
         });
         // Another request with this clientId won the race: undo the number, return theirs.
         if (inserted === undefined) throw new DuplicateClientId();
         const id = inserted;
-        const detail = { number, source, category: category.code, urgency: body.urgency, grid: grid.code, lon: body.lon, lat: body.lat };
+        const detail = {
+          number, source, category: category.code, urgency: body.urgency, grid: grid.code, lon: body.lon, lat: body.lat,
+          ...(body.reportedAt === undefined ? {} : { reportedAt: new Date(reportedAt).toISOString() }),
+        };
         await repo.insertEvent(tx, { ticketId: id, at: now, actorUserId: p.userId, kind: 'created', fromStatus: null, toStatus: 'received', detail });
         await audit(tx, { userId: p.userId, action: 'ticket.created', subjectType: 'ticket', subjectId: String(id), detail, ip });
         return id;
