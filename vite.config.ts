@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { defineConfig } from 'vitest/config';
 import vue from '@vitejs/plugin-vue';
+import { VitePWA } from 'vite-plugin-pwa';
 
 const root = import.meta.dirname;
 const alias = {
@@ -11,7 +12,49 @@ const alias = {
 
 export default defineConfig({
   root: path.join(root, 'client'),
-  plugins: [vue()],
+  plugins: [
+    vue(),
+    // The grid worker's phone (/field) installs as an app and opens with no network: the service
+    // worker precaches the built static files only (never an API answer, never the socket) and
+    // answers page navigations with the app shell. The dashboards load through it too.
+    VitePWA({
+      registerType: 'autoUpdate',
+      // A file (/registerSW.js), not an inline script: the CSP allows only 'self' scripts.
+      injectRegister: 'script-defer',
+      includeAssets: ['icons/apple-touch-icon.png'],
+      manifest: {
+        id: '/field',
+        name: '网格通 · 网格员',
+        short_name: '网格通',
+        description: '网格员上班定位、上报、任务与一键报警',
+        lang: 'zh-CN',
+        start_url: '/field',
+        scope: '/',
+        display: 'standalone',
+        orientation: 'portrait',
+        background_color: '#030a16',
+        theme_color: '#0b2a4a',
+        icons: [
+          { src: '/icons/icon-192.png', sizes: '192x192', type: 'image/png', purpose: 'any' },
+          { src: '/icons/icon-512.png', sizes: '512x512', type: 'image/png', purpose: 'any' },
+          { src: '/icons/maskable-192.png', sizes: '192x192', type: 'image/png', purpose: 'maskable' },
+          { src: '/icons/maskable-512.png', sizes: '512x512', type: 'image/png', purpose: 'maskable' },
+        ],
+      },
+      workbox: {
+        globPatterns: ['**/*.{js,css,html,png,svg,ico,woff2,webmanifest}'],
+        // The map libraries' chunks are a few MB each.
+        maximumFileSizeToCacheInBytes: 16 * 1024 * 1024,
+        navigateFallback: '/index.html',
+        // Never the API, the socket, the device endpoints or the API docs.
+        navigateFallbackDenylist: [/^\/api(\/|$)/i, /^\/socket\.io(\/|$)/, /^\/docs(\/|$)/],
+        runtimeCaching: [],
+        cleanupOutdatedCaches: true,
+        clientsClaim: true,
+        skipWaiting: true,
+      },
+    }),
+  ],
   resolve: { alias },
   build: {
     outDir: path.join(root, 'dist/client'),

@@ -8,6 +8,8 @@ const STORAGE_KEY = 'gridline.session';
 interface StoredSession {
   token: string;
   expiresAt: string;
+  /** Who signed in: lets the phone app (/field) open with no network. */
+  user?: UserDto;
 }
 
 function readStored(): StoredSession | null {
@@ -60,7 +62,7 @@ export const useSessionStore = defineStore('session', () => {
     expiresAt.value = result.expiresAt;
     user.value = result.user;
     signOutReason.value = null;
-    localStorage.setItem(STORAGE_KEY, JSON.stringify({ token: result.token, expiresAt: result.expiresAt } satisfies StoredSession));
+    localStorage.setItem(STORAGE_KEY, JSON.stringify({ token: result.token, expiresAt: result.expiresAt, user: result.user } satisfies StoredSession));
     scheduleExpiry();
     return result.user;
   }
@@ -77,6 +79,15 @@ export const useSessionStore = defineStore('session', () => {
       // An auth failure already signed out (onAuthFailure); a network error keeps the token so the
       // wall recovers by itself once the server is back.
       if ((error as ApiRequestError).isAuthFailure) return false;
+      // No network at all: a grid worker's phone app opens offline as the user last seen with this
+      // token (the server checks the token again with every request once the network is back).
+      // The dashboards keep waiting for the server instead.
+      const known = readStored();
+      if ((error as ApiRequestError).status === 0 && known?.token === token.value && known.user?.role === 'worker') {
+        user.value = known.user;
+        scheduleExpiry();
+        return true;
+      }
       throw error;
     }
   }

@@ -194,10 +194,10 @@ async function main(): Promise<void> {
   const started = Date.now();
   const load1 = os.loadavg()[0]!;
   const scratch = await openScratchDb('postgres', log);
-  const cleanups: (() => Promise<void> | void)[] = [() => scratch.close()];
+  cleanups.push(() => scratch.close());
   const watchdog = setTimeout(() => {
     log('watchdog: out of time');
-    void Promise.all(cleanups.reverse().map((f) => f())).finally(() => process.exit(2));
+    void cleanup().finally(() => process.exit(2));
   }, 9 * 60_000);
   try {
     await prepareWorkforce(scratch.db, WORKERS, log);
@@ -295,12 +295,25 @@ async function main(): Promise<void> {
     if (r.failures.length > 0 || r.deliveredRatio < 1 || stored!.n !== ALARMS) process.exitCode = 1;
   } finally {
     clearTimeout(watchdog);
-    for (const f of cleanups.reverse()) await Promise.resolve(f()).catch((e: unknown) => log(`cleanup: ${(e as Error).message}`));
+    await cleanup();
   }
 }
 
+/** What to release if anything fails, the watchdog fires or the runner stops us, newest first. */
+const cleanups: (() => Promise<void> | void)[] = [];
+async function cleanup(): Promise<void> {
+  while (cleanups.length > 0) await Promise.resolve(cleanups.pop()!()).catch((e: unknown) => log(`cleanup: ${(e as Error).message}`));
+}
+
 if (process.argv.includes('--child')) void child();
-else void main().then(() => process.exit(process.exitCode ?? 0), (error: unknown) => {
-  console.error(error);
-  process.exit(1);
-});
+else {
+  // `npm run bench` stops a script at its limit with SIGTERM: drop the scratch database first.
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => void cleanup().finally(() => process.exit(130)));
+  void main().then(
+    () => process.exit(process.exitCode ?? 0),
+    (error: unknown) => {
+      console.error(error);
+      process.exit(1);
+    },
+  );
+}
