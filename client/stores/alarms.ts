@@ -75,6 +75,9 @@ export const useAlarmsStore = defineStore('alarms', () => {
   });
 
   function upsert(a: AlarmSummary): void {
+    // A worker's phone sits in its grid's room too: it keeps only its own alarms.
+    const me = session.user;
+    if (me?.role === 'worker' && a.worker.id !== me.workerId) return;
     const map = byId.value;
     if (isOpen(a)) {
       const known = map.get(a.id);
