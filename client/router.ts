@@ -27,6 +27,12 @@ export const router = createRouter({
       component: () => import('@client/pages/DispatchPage.vue'),
       meta: { roles: ['admin', 'leader', 'operator', 'dispatcher'] },
     },
+    {
+      path: '/replay',
+      name: 'replay',
+      component: () => import('@client/components/replay/ReplayPage.vue'),
+      meta: { roles: ['admin', 'leader', 'operator', 'dispatcher'] },
+    },
     { path: '/field', name: 'field', component: () => import('@client/pages/FieldPage.vue'), meta: { roles: ['worker'] } },
     { path: '/', name: 'home', redirect: () => useSessionStore().user?.home ?? '/login' },
     { path: '/:rest(.*)*', redirect: '/' },
