@@ -113,6 +113,22 @@ export default defineConfig({
           sequence: { groupOrder: 2 },
         },
       },
+      {
+        extends: true,
+        test: {
+          name: 'faults',
+          root,
+          include: ['tests/faults/**/*.test.ts'],
+          globalSetup: ['tests/support/global-db.ts'],
+          // Each file starts the real server as a child process, kills it, restarts it (and, on a
+          // PostgreSQL server, a private cluster): one file at a time, after everything else. A run
+          // takes 10–150 s per file; PGlite starts slowly on a busy 2-core machine.
+          testTimeout: 420_000,
+          hookTimeout: 300_000,
+          fileParallelism: false,
+          sequence: { groupOrder: 3 },
+        },
+      },
     ],
   },
 });

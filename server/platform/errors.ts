@@ -37,6 +37,12 @@ export function handleError(error: unknown, request: FastifyRequest, reply: Fast
     const own = err.code?.startsWith('FST_') || error instanceof SyntaxError;
     return reply.code(err.statusCode).send({ code: 'VALIDATION_FAILED', message: own ? err.message : 'The request could not be processed.' });
   }
+  if (isDatabaseUnavailable(error)) {
+    // The database is away (restarting, unreachable, out of connections): nothing was stored, try again.
+    request.log.warn({ err: error, method: request.method, url: request.url.split('?')[0] }, 'database unavailable');
+    void reply.header('retry-after', String(RETRY_AFTER_S));
+    return reply.code(503).send({ code: 'SERVICE_UNAVAILABLE', message: 'The database is unavailable for a moment: nothing was stored; send it again shortly.' });
+  }
   if (isDataException(error)) {
     // A value the database could not take (out of range, malformed): the request's fault, without the database's words.
     request.log.warn({ err: error, method: request.method, url: request.url.split('?')[0] }, 'value refused by the database');
@@ -50,6 +56,21 @@ export function handleError(error: unknown, request: FastifyRequest, reply: Fast
 function isDataException(error: unknown): boolean {
   const e = error as { code?: unknown; severity?: unknown } | null;
   return typeof e?.code === 'string' && /^22[0-9A-Z]{3}$/.test(e.code) && typeof e.severity === 'string';
+}
+
+/**
+ * The database cannot be reached or refused the session: SQLSTATE class 08 (connection exception),
+ * 57P01–57P03 (shut down / restarting), 53300 (too many connections), the socket errors of a
+ * server that is away, and the pool's own timeouts and lost connections.
+ */
+export function isDatabaseUnavailable(error: unknown): boolean {
+  const e = error as { code?: unknown; message?: unknown } | null;
+  if (!e) return false;
+  const code = typeof e.code === 'string' ? e.code : '';
+  if (/^08[0-9A-Z]{3}$/.test(code) || /^57P0[123]$/.test(code) || code === '53300') return true;
+  if (['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH'].includes(code)) return true;
+  const message = typeof e.message === 'string' ? e.message : '';
+  return /^(Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Connection terminated unexpectedly)/.test(message);
 }
 
 /** Seconds a client is asked to wait before retrying a 503 SERVICE_UNAVAILABLE. */

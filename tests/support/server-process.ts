@@ -49,7 +49,7 @@ export interface ServerProcessOptions {
   port: number;
   /** DATABASE_URL (server engine) or DATA_DIR (PGlite), plus anything else to set. */
   env: Record<string, string>;
-  /** Node flags before the entry point, e.g. ['--import', probeFile]. */
+  /** Node flags after tsx's and before the entry point, e.g. ['--import', probeFile] (TypeScript works). */
   nodeArgs?: string[];
   /** Open an IPC channel (for a preloaded probe that reports over process.send). */
   ipc?: boolean;
@@ -62,7 +62,10 @@ export interface ServerProcessOptions {
 const SERVER_VARS = [
   'PORT', 'HOST', 'DATABASE_URL', 'DATA_DIR', 'NODE_ENV', 'DEMO_PASSWORD', 'JWT_SECRET', 'TOKEN_TTL_S', 'SEED_REGION',
   'SERVE_CLIENT', 'LOG_LEVEL', 'SIMULATE', 'SIMULATE_INTERVAL_S', 'SIMULATE_TICKETS', 'SIMULATE_TICKET_RATE',
-  'SIMULATE_DESK_GRACE_S', 'OFFLINE_AFTER_S', 'TICK_MS', 'OSMAND_PORT', 'BASEMAP_URL',
+  'SIMULATE_DESK_GRACE_S', 'OFFLINE_AFTER_S', 'TICK_MS', 'OSMAND_PORT', 'BASEMAP_URL', 'JWT_SECRET_FILE', 'FIX_MAX_AGE_DAYS',
+  'WRITER_MAX_QUEUE', 'STREAM_MAX_FIXES_PER_S', 'DISPATCH_OFFER_TIMEOUT_S', 'DISPATCH_MAX_FIX_AGE_S', 'DISPATCH_MAX_OPEN_TASKS',
+  'LOGIN_LIMIT_PER_ACCOUNT', 'LOGIN_LIMIT_PER_ADDRESS', 'LOGIN_LIMIT_WINDOW_S', 'PASSWORD_HASH_CONCURRENCY', 'PASSWORD_HASH_QUEUE',
+  'RESYNC_LIMIT_PER_MINUTE',
 ];
 
 /**
@@ -116,7 +119,7 @@ export class ServerProcess {
 
   /** Starts the server and waits until /api/health answers 200 (or throws with its output). */
   static async start(options: ServerProcessOptions): Promise<ServerProcess> {
-    const child = spawn(process.execPath, [...(options.nodeArgs ?? []), '--import', 'tsx', 'server/main.ts'], {
+    const child = spawn(process.execPath, ['--import', 'tsx', ...(options.nodeArgs ?? []), 'server/main.ts'], {
       cwd: REPO_ROOT,
       env: serverEnv(options.port, options.env),
       stdio: ['ignore', 'pipe', 'pipe', ...(options.ipc ? (['ipc'] as const) : [])],

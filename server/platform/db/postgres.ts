@@ -59,12 +59,13 @@ export function openPostgres(connectionString: string, options: PostgresOptions 
   // An idle client that loses its connection (a server restart) must not crash the process; the
   // pool drops it and opens a new one when next needed.
   let lastWarned = 0;
-  pool.on('error', (error: Error & { code?: string }) => {
+  const warnLost = (error: Error & { code?: string }) => {
     const now = Date.now();
-    if (now - lastWarned < 5_000) return; // one line per burst: a restart drops every idle client at once
+    if (now - lastWarned < 5_000) return; // one line per burst: a restart drops every client at once
     lastWarned = now;
     options.log?.warn(`PostgreSQL connection lost (${error.code ?? 'no code'}: ${error.message}); reconnecting on the next query`);
-  });
+  };
+  pool.on('error', warnLost);
   const base = wrap(pool);
   return {
     engine: 'postgres',
@@ -72,6 +73,13 @@ export function openPostgres(connectionString: string, options: PostgresOptions 
     async transaction(fn) {
       const client = await pool.connect();
       let broken: Error | undefined;
+      // While checked out, a client's lost connection is emitted on the client, not the pool: without
+      // a listener it is an unhandled 'error' event that ends the process (a PostgreSQL restart).
+      const onError = (error: Error) => {
+        broken = error;
+        warnLost(error);
+      };
+      client.on('error', onError);
       try {
         await client.query('BEGIN');
         const result = await fn(wrap(client));
@@ -84,11 +92,18 @@ export function openPostgres(connectionString: string, options: PostgresOptions 
         });
         throw error;
       } finally {
+        client.off('error', onError);
         client.release(broken);
       }
     },
     async listen(channel, handler) {
       const client = await pool.connect();
+      let broken: Error | undefined;
+      const onError = (error: Error) => {
+        broken = error;
+        warnLost(error);
+      };
+      client.on('error', onError);
       const onNotification = (msg: pg.Notification) => {
         if (msg.channel === channel) handler(msg.payload ?? '');
       };
@@ -96,8 +111,9 @@ export function openPostgres(connectionString: string, options: PostgresOptions 
       await client.query(`LISTEN "${channel.replaceAll('"', '')}"`);
       return async () => {
         client.off('notification', onNotification);
-        await client.query(`UNLISTEN "${channel.replaceAll('"', '')}"`).catch(() => undefined);
-        client.release();
+        if (!broken) await client.query(`UNLISTEN "${channel.replaceAll('"', '')}"`).catch(() => undefined);
+        client.off('error', onError);
+        client.release(broken);
       };
     },
     async close() {
