@@ -1,0 +1,183 @@
+/**
+ * Tracks and patrol benchmark: one worker's day (8,640 fixes) as a simplified track through the real
+ * route (GET /api/workers/:id/track?tolerance=5, app.inject: auth, SQL, segmentation, Douglas–Peucker,
+ * serialisation) with as many history rows beside it as asked; patrol coverage computed for whole hours
+ * of every seeded worker walking, then served for all 853 grids; storage bytes per fix measured with
+ * pg_total_relation_size over the day partitions.
+ *
+ * Works in a scratch database on DATABASE_URL's server (else postgres://postgres@127.0.0.1:5432/),
+ * dropped at the end.
+ *
+ *   node --import tsx tests/bench/track.ts [--rows=N] [--days=N] [--coverage-hours=N] [--quick]
+ *
+ *   --rows=N            history rows to generate (default 10,000,000), spread over --days day partitions
+ *   --days=N            days of history (default 7)
+ *   --coverage-hours=N  hours of every seeded worker walking at one fix per 10 s (default 2)
+ */
+import { sql } from '../../server/platform/db';
+import { loadConfig } from '../../server/platform/config';
+import { build } from '../../server/app';
+import { ManualClock } from '../../server/platform/clock';
+import { maintainPartitions } from '../../server/modules/tracks/partition-job';
+import { positionStorage } from '../../server/modules/tracks/partitions-repository';
+import { computePatrolHour } from '../../server/modules/patrol/repository';
+import { loadFixes } from '../../server/modules/tracks/repository';
+import { shanghaiDate } from '@shared/shanghai-time';
+import { BENCH_DEMO_PASSWORD, openScratchDb, prepareWorkforce } from './lib/scratch-db';
+import { Histogram } from './lib/histogram';
+import { bytes, fmt, machineInfo, printReport, type Headline } from './lib/report';
+
+const flags = process.argv.slice(2);
+const arg = (name: string, fallback: number) => Number(flags.find((f) => f.startsWith(`--${name}=`))?.split('=')[1] ?? fallback);
+const QUICK = flags.includes('--quick');
+const ROWS = arg('rows', QUICK ? 500_000 : 10_000_000);
+const DAYS = arg('days', QUICK ? 2 : 7);
+const COVERAGE_HOURS = arg('coverage-hours', QUICK ? 1 : 2);
+const QUERIES = QUICK ? 30 : 200;
+const DAY_MS = 86_400_000;
+const HOUR_MS = 3_600_000;
+const log = (m: string) => console.log(`[track] ${m}`);
+
+/** The day measured: its midnight in Shanghai. History fills the days before it. */
+const DAY = Date.parse('2026-11-20T00:00:00+08:00');
+
+async function main(): Promise<void> {
+  const scratch = await openScratchDb('postgres', log);
+  const stop = async () => {
+    await scratch.close().catch(() => undefined);
+  };
+  process.once('SIGTERM', () => void stop().then(() => process.exit(143)));
+  process.once('SIGINT', () => void stop().then(() => process.exit(130)));
+  const { db } = scratch;
+  try {
+    const force = await prepareWorkforce(db, 0, log);
+    for (let d = DAYS; d >= -1; d -= 2) await maintainPartitions(db, DAY - d * DAY_MS, 3650);
+    const workers = (await db.query<{ id: number }>(sql`SELECT id::int AS id FROM workers ORDER BY id`)).rows.map((r) => Number(r.id));
+
+    // History: ROWS fixes over DAYS days before the day measured, one fix per 10 s per worker.
+    const perWorker = Math.ceil(ROWS / 8640 / DAYS);
+    const historyWorkers = workers.slice(1, 1 + perWorker);
+    let t0 = performance.now();
+    let written = 0;
+    for (let d = DAYS; d >= 1 && written < ROWS; d--) {
+      const start = DAY - d * DAY_MS;
+      for (let i = 0; i < historyWorkers.length && written < ROWS; i += 25) {
+        const ids = historyWorkers.slice(i, i + 25);
+        const fixes = Math.min(8640, Math.ceil((ROWS - written) / ids.length));
+        const res = await db.query(sql`
+          INSERT INTO worker_positions (worker_id, recorded_at, received_at, geom, speed, heading, accuracy, battery, flags)
+          SELECT w, to_timestamp(${start / 1000} + s * 10), to_timestamp(${start / 1000} + s * 10 + 1),
+                 ST_SetSRID(ST_MakePoint(112.52 + (w % 97) * 0.002 + s * 0.000002, 37.82 + (w % 89) * 0.001 + sin(s / 300.0) * 0.003), 4326),
+                 1.2, 90, 8, 0.8, 0
+            FROM unnest(${ids}::bigint[]) AS w, generate_series(0, ${fixes - 1}) AS s`);
+        written += res.rowCount;
+      }
+      log(`history: ${fmt(written)} rows (${fmt(written / ((performance.now() - t0) / 1000))}/s)`);
+    }
+    const historyS = (performance.now() - t0) / 1000;
+
+    // The worker measured: a full day of fixes, a meandering walk with 3 m of jitter.
+    const target = workers[0]!;
+    await db.query(sql`
+      INSERT INTO worker_positions (worker_id, recorded_at, received_at, geom, speed, heading, accuracy, battery, flags)
+      SELECT ${target}, to_timestamp(${DAY / 1000} + s * 10), to_timestamp(${DAY / 1000} + s * 10),
+             ST_SetSRID(ST_MakePoint(112.55 + sin(s / 700.0) * 0.01 + (random() - 0.5) * 0.00006,
+                                     37.86 + cos(s / 450.0) * 0.008 + (random() - 0.5) * 0.00006), 4326),
+             1.2, 90, 8, 0.8, 0
+        FROM generate_series(0, 8639) AS s`);
+    await db.exec('ANALYZE worker_positions');
+    const storage = await positionStorage(db);
+    log(`rows in worker_positions: ${fmt(storage.rows)}, ${bytes(storage.bytes)}`);
+
+    const clock = new ManualClock(DAY + DAY_MS - 60_000);
+    const app = await build({ db, clock, config: { ...loadConfig({}), demoPassword: BENCH_DEMO_PASSWORD, jwtSecret: 'bench-jwt-secret-of-at-least-32-characters', simulate: false, simulateTickets: false } });
+    await app.ready();
+    const login = await app.inject({ method: 'POST', url: '/api/auth/login', payload: { username: 'operator', password: BENCH_DEMO_PASSWORD } });
+    const headers = { authorization: `Bearer ${(login.json() as { token: string }).token}` };
+    const url = `/api/workers/${target}/track?from=${new Date(DAY).toISOString()}&to=${new Date(DAY + DAY_MS).toISOString()}&tolerance=5`;
+    const first = await app.inject({ url, headers });
+    const body = first.json() as { properties: { fixes: number; vertices: number } };
+    const track = new Histogram();
+    for (let i = 0; i < QUERIES; i++) {
+      const s = performance.now();
+      const res = await app.inject({ url, headers });
+      track.record(performance.now() - s);
+      if (res.statusCode !== 200) throw new Error(`track ${res.statusCode}`);
+    }
+    const t = track.summary();
+    const sqlOnly = new Histogram();
+    for (let i = 0; i < QUERIES; i++) {
+      const s = performance.now();
+      await loadFixes(db, target, DAY, DAY + DAY_MS);
+      sqlOnly.record(performance.now() - s);
+    }
+    log(`track SQL alone: p50 ${fmt(sqlOnly.summary().p50)} ms, p99 ${fmt(sqlOnly.summary().p99)} ms`);
+    log(`track: ${body.properties.fixes} fixes → ${body.properties.vertices} vertices, p50 ${fmt(t.p50)} ms, p99 ${fmt(t.p99)} ms`);
+
+    // Coverage: every seeded worker walking in their home grid for COVERAGE_HOURS hours of the day.
+    const seeded = workers.slice(0, force.seeded);
+    const hourStart = DAY + 9 * HOUR_MS;
+    for (let i = 0; i < seeded.length; i += 500) await db.query(sql`
+      WITH g AS (SELECT w.id, ST_PointOnSurface(r.geom) AS p FROM workers w JOIN regions r ON r.code = w.home_grid_code WHERE w.id = ANY(${seeded.slice(i, i + 500)}::bigint[]))
+      INSERT INTO worker_positions (worker_id, recorded_at, received_at, geom, speed, heading, accuracy, battery, flags)
+      SELECT g.id, to_timestamp(${hourStart / 1000} + s * 10), to_timestamp(${hourStart / 1000} + s * 10),
+             ST_SetSRID(ST_MakePoint(ST_X(g.p) + sin(s / 40.0 + g.id) * 0.0015, ST_Y(g.p) + cos(s / 55.0 + g.id) * 0.0012), 4326),
+             1.2, 90, 8, 0.8, 0
+        FROM g, generate_series(0, ${COVERAGE_HOURS * 360 - 1}) AS s
+      ON CONFLICT (worker_id, recorded_at) DO NOTHING`);
+    await db.exec('ANALYZE worker_positions');
+    const hours: number[] = [];
+    let segments = 0;
+    t0 = performance.now();
+    for (let h = 0; h < COVERAGE_HOURS; h++) {
+      const s = performance.now();
+      const r = await computePatrolHour(db, hourStart + h * HOUR_MS, shanghaiDate(hourStart), Date.now());
+      hours.push((performance.now() - s) / 1000);
+      segments += r.segments;
+      log(`coverage hour ${h + 1}: ${fmt(r.segments)} segments, ${fmt(r.visits)} visits, ${fmt(hours.at(-1)!, 1)} s`);
+    }
+    const coverageS = (performance.now() - t0) / 1000;
+    const serve = new Histogram();
+    let grids = 0;
+    for (let i = 0; i < (QUICK ? 5 : 20); i++) {
+      const s = performance.now();
+      const res = await app.inject({ url: `/api/patrol/coverage?date=${shanghaiDate(DAY)}&level=grid`, headers });
+      serve.record(performance.now() - s);
+      grids = (res.json() as unknown[]).length;
+    }
+    await app.close();
+
+    const perFix = storage.bytes / storage.rows;
+    const headlines: Headline[] = [
+      { metric: `Track of one worker’s day (${fmt(body.properties.fixes)} fixes → ${fmt(body.properties.vertices)} vertices at 5 m), p99 with ${fmt(storage.rows)} rows of history`, value: `${fmt(t.p99)} ms (p50 ${fmt(t.p50)})`, target: '≤ 50 ms (with 100 M rows)', pass: t.p99 <= 50 },
+      { metric: `Coverage computed: ${COVERAGE_HOURS} h × ${fmt(seeded.length)} workers (${fmt(segments)} segments)`, value: `${fmt(coverageS, 1)} s (${hours.map((h) => fmt(h, 1)).join(' + ')} s)` },
+      { metric: `Coverage served for all ${grids} grids of a day`, value: `p99 ${fmt(serve.summary().p99)} ms`, target: '≤ 60 s for all 853 grids', pass: grids === 853 && serve.summary().p99 <= 60_000 },
+      { metric: 'Storage per fix (table + indexes, all partitions)', value: `${fmt(perFix, 1)} B` },
+      { metric: 'Storage per worker-day (8,640 fixes)', value: bytes(perFix * 8640) },
+    ];
+    printReport({
+      bench: 'track',
+      headlines,
+      tables: [{
+        title: 'Set-up',
+        headers: ['Item', 'Value'],
+        rows: [
+          ['PostgreSQL / PostGIS', `${scratch.versions.postgres} / ${scratch.versions.postgis}`],
+          ['History generated', `${fmt(written)} rows, ${fmt(historyWorkers.length)} workers × ${DAYS} days, ${fmt(historyS, 1)} s`],
+          ['Rows in worker_positions', fmt(storage.rows)],
+          ['Size of worker_positions', bytes(storage.bytes)],
+          ['Track requests measured', String(QUERIES)],
+          ['Track SQL alone (loadFixes), p50 / p99', `${fmt(sqlOnly.summary().p50)} / ${fmt(sqlOnly.summary().p99)} ms`],
+        ],
+      }],
+      machine: machineInfo(),
+    });
+  } finally {
+    await stop();
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});
