@@ -143,6 +143,16 @@ describe('the worker’s phone', () => {
     await waitFor('the live position on the phone', () => phone.getByTestId('field-position').getAttribute('data-online'), (v) => v === 'true');
     expect(await outboxCount()).toBe(0);
     await screenshot(phone, 'field-on-duty');
+    // The app installs on this first visit (every precached file fetched) and controls the page:
+    // from now on it opens with no network.
+    await waitFor('the service worker to control the page', () => phone.evaluate(() => Boolean(navigator.serviceWorker.controller)), Boolean, 60_000)
+      .catch(async (error: Error) => {
+        const registration = await phone.evaluate(async () => {
+          const r = await navigator.serviceWorker.getRegistration();
+          return r ? { installing: r.installing?.state, waiting: r.waiting?.state, active: r.active?.state } : null;
+        });
+        throw new Error(`${error.message}; registration: ${JSON.stringify(registration)}; browser errors: ${browser.errors.join(' | ').slice(0, 1500)}`);
+      });
   });
 
   let filedAt = 0;
@@ -231,10 +241,6 @@ describe('the worker’s phone', () => {
   });
 
   test('the app opens with no network at all (service worker), the worker still signed in', async () => {
-    await phone.evaluate(async () => {
-      await navigator.serviceWorker.ready;
-    });
-    await waitFor('the service worker to control the page', () => phone.evaluate(() => Boolean(navigator.serviceWorker.controller)), Boolean, 15_000);
     await phone.context().setOffline(true);
     await phone.reload();
     await phone.getByTestId('duty').waitFor({ timeout: 15_000 });
