@@ -6,7 +6,9 @@
  * acknowledges with the keyboard alone; the desk shows who acknowledged and when. The dispatcher of
  * another street never sees it. Screenshots of the wall at 1920×1080 and 3840×2160 land in test-results/.
  */
+import { mkdirSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { Page } from 'playwright-core';
 import { sql, type Db } from '../../server/platform/db';
@@ -14,7 +16,7 @@ import type { App } from '../../server/app';
 import { CLIENT_DIST, ensureClientBuild } from '../../server/platform/client-build';
 import { createTestDb, TEST_DEMO_PASSWORD } from '../support/db';
 import { buildTestApp, login } from '../support/app';
-import { launchBrowser, screenshot, type TestBrowser } from '../support/browser';
+import { launchBrowser, RESULTS_DIR, screenshot, type TestBrowser } from '../support/browser';
 
 const PHONE_DEVICE = 'e2e-sos-phone';
 const OTHER = { username: 'e2e-other-dispatcher', password: 'other-dispatcher-1' };
@@ -123,15 +125,22 @@ describe('an SOS takes over the centre', () => {
   });
 
   test('an SOS in the same second as the last fix reaches the wall and the desk within 1 s', async () => {
-    const shown = (page: Page) => banner(page).waitFor({ timeout: 10_000 }).then(() => Date.now());
+    // Both maps settled first: the measurement is the alarm's way, not tiles still loading.
+    for (const page of [wall, desk]) {
+      await waitFor('the map to settle', () => page.evaluate(() => window.__gridline?.maps[0]?.idle() ?? false), Boolean, 30_000).catch(() => false);
+    }
+    const shown = (page: Page) => banner(page).waitFor({ timeout: 60_000 }).then(() => Date.now());
     const onWall = shown(wall);
     const onDesk = shown(desk);
     const sent = Date.now();
     expect(await sendFix('sos', true)).toBe(200);
-    const [wallAt, deskAt] = await Promise.all([onWall, onDesk]);
-    console.error(`[e2e] SOS → wall banner ${wallAt - sent} ms, desk banner ${deskAt - sent} ms`);
-    expect(wallAt - sent).toBeLessThanOrEqual(1000);
-    expect(deskAt - sent).toBeLessThanOrEqual(1000);
+    const replied = Date.now();
+    const [wallSeen, deskSeen] = await Promise.all([onWall, onDesk]);
+    // When each page rendered the banner (its own clock, the same machine's), and when the test saw it.
+    const [wallAt, deskAt] = await Promise.all([wall, desk].map(async (page) => Number(await banner(page).getAttribute('data-shown-at'))));
+    console.error(`[e2e] SOS → reply ${replied - sent} ms; banner rendered on the wall ${wallAt! - sent} ms, on the desk ${deskAt! - sent} ms (seen by the test after ${wallSeen - sent} / ${deskSeen - sent} ms)`);
+    expect(wallAt! - sent).toBeLessThanOrEqual(1000);
+    expect(deskAt! - sent).toBeLessThanOrEqual(1000);
 
     for (const page of [wall, desk]) {
       const b = banner(page);
@@ -159,10 +168,12 @@ describe('an SOS takes over the centre', () => {
     await screenshot(wall, 'alarms-wall-1920');
     await wall.setViewportSize({ width: 3840, height: 2160 });
     await new Promise((resolve) => setTimeout(resolve, 1500));
-    await screenshot(wall, 'alarms-wall-3840');
+    // A 4K frame on llvmpipe takes a while on a busy 2-core machine.
+    mkdirSync(RESULTS_DIR, { recursive: true });
+    await wall.screenshot({ path: path.join(RESULTS_DIR, 'alarms-wall-3840.png'), animations: 'disabled', timeout: 120_000 });
     await wall.setViewportSize({ width: 1920, height: 1080 });
     await screenshot(desk, 'alarms-desk-1920');
-  });
+  }, 240_000);
 
   test('the operator acknowledges with the keyboard; the desk shows who and when, the siren stops', async () => {
     // 接警 has the wall's keyboard focus: no mouse needed.
