@@ -29,9 +29,8 @@
  * floor the garbage collector returns to; a leak raises it), latency by the median of the p99s.
  *
  * PostgreSQL only (DATABASE_URL's server, else postgres://postgres@127.0.0.1:5432/): a scratch
- * database `gridline_bench_<pid>`, dropped at the end. run.ts stops a script at its budget (9.5 min
- * for the whole run): through it, use --minutes=6 or less; for the full 10 minutes run this file
- * directly. On SIGTERM the run stops early and reports the samples it has.
+ * database `gridline_bench_<pid>`, dropped at the end. run.ts gives it its own 25-minute limit (a
+ * plain `npm run bench` leaves it out). On SIGTERM the run stops early and reports the samples it has.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -273,20 +272,6 @@ async function runChild(): Promise<void> {
 // -------------------------------------------------------------------------------------------------
 // The parent: database, server child, sampling, report
 
-/** Under run.ts, only when named: `npm run bench -- soak`. Run directly, always. */
-function optIn(): { run: boolean; underRunner: boolean } {
-  if (process.env.BENCH_SOAK === '1') return { run: true, underRunner: false };
-  let cmd: string[] = [];
-  try {
-    cmd = readFileSync(`/proc/${process.ppid}/cmdline`, 'utf8').split('\0').filter(Boolean);
-  } catch {
-    return { run: true, underRunner: false };
-  }
-  const i = cmd.findIndex((a) => /(^|\/)tests\/bench\/run\.ts$/.test(a) || a === path.join(HERE, 'run.ts'));
-  if (i < 0) return { run: true, underRunner: false };
-  return { run: cmd.slice(i + 1).some((a) => a === 'soak'), underRunner: true };
-}
-
 interface Sample {
   /** Seconds since the load started, at the end of the window. */
   t: number;
@@ -353,12 +338,6 @@ function slope(xs: number[], ys: number[]): number {
 async function main(): Promise<void> {
   const { fmt, machineInfo, printReport } = await import('./lib/report');
   const log = (m: string) => console.error(`[bench:soak] ${m}`);
-  const opt = optIn();
-  if (!opt.run) {
-    log('skipped: the soak is opt-in (npm run bench -- soak [--minutes=N]); it is not part of a plain `npm run bench`');
-    printReport({ bench: 'soak', headlines: [{ metric: 'Soak', value: 'skipped (opt-in: npm run bench -- soak)' }], tables: [], machine: machineInfo() });
-    return;
-  }
 
   const MINUTES = numberFlag('minutes', 10);
   const RATE = numberFlag('rate', 3_600);
@@ -366,10 +345,6 @@ async function main(): Promise<void> {
   const DASHBOARDS = Math.round(numberFlag('dashboards', 100));
   const IN_FLIGHT = Math.round(numberFlag('in-flight', 256));
   if (args.includes('--pglite') || args.includes('--engine=pglite')) log('PGlite is not soaked: this benchmark runs on the PostgreSQL server only');
-  if (opt.underRunner && MINUTES > 6) {
-    log(`WARNING: run.ts stops a script at its 9.5-minute budget; ${MINUTES} min of load plus ~2 min of set-up will not fit. ` +
-      'Use --minutes=6 or less through npm run bench, or run `node --import tsx tests/bench/soak.ts` for the full length. On SIGTERM the samples so far are reported.');
-  }
   const { BENCH_DEMO_PASSWORD, countPositions, openScratchDb, prepareWorkforce, workerPoints } = await import('./lib/scratch-db');
   const { cpuBetween, sampleCpu } = await import('./lib/cpu');
   const { Histogram } = await import('./lib/histogram');
