@@ -52,7 +52,8 @@ export const useFieldStore = defineStore('field', () => {
   const sending = ref(false);
   const nextRetryAt = ref<number | null>(null);
   /** The last thing that went out, for the phone's "已发送" line. */
-  const lastSent = ref<{ at: number; kind: OutboxEntry['kind']; number: string | null } | null>(null);
+  /** What went out last: a report carries its ticket number and client id (the form that made it shows the number). */
+  const lastSent = ref<{ at: number; kind: OutboxEntry['kind']; number: string | null; clientId?: string } | null>(null);
   const onDuty = ref(false);
   /** The worker's open (or just closed) SOS, as the server last told it. */
   const alarm = shallowRef<AlarmSummary | null>(null);
@@ -163,19 +164,21 @@ export const useFieldStore = defineStore('field', () => {
   }
 
   /** 上报: filed now (its time is now, whenever it reaches the server). */
-  async function queueReport(report: Omit<CreateTicketBody, 'clientId' | 'reportedAt'>, photos: Blob[]): Promise<void> {
+  async function queueReport(report: Omit<CreateTicketBody, 'clientId' | 'reportedAt'>, photos: Blob[]): Promise<string> {
     const now = Date.now();
+    const clientId = outbox.clientId('report');
     await add({
       ...base(),
       createdAt: now,
       kind: 'report',
-      body: { ...report, clientId: outbox.clientId('report'), reportedAt: new Date(now).toISOString() },
+      body: { ...report, clientId, reportedAt: new Date(now).toISOString() },
       photos,
       ticketId: null,
       ticketNumber: null,
       photosSent: 0,
       photoInDoubt: false,
     });
+    return clientId;
   }
 
   async function queueTask(ticket: { id: number; number: string }, body: TransitionBody): Promise<void> {
@@ -282,7 +285,7 @@ export const useFieldStore = defineStore('field', () => {
       await save(e);
     }
     await drop([e]);
-    lastSent.value = { at: Date.now(), kind: 'report', number: e.ticketNumber };
+    lastSent.value = { at: Date.now(), kind: 'report', number: e.ticketNumber, clientId: e.body.clientId };
     return 'done';
   }
 

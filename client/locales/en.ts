@@ -165,6 +165,7 @@ const en: Messages<typeof zhCN> = {
       preparing: 'Shrinking photos…',
       queued: 'Saved, waiting to send',
       sending: 'Saved, sending…',
+      delivered: 'Filed as ticket {number}',
     },
     sos: {
       title: 'SOS',
@@ -192,7 +193,15 @@ const en: Messages<typeof zhCN> = {
     count: '{n}',
     empty: 'No tickets match',
     selectHint: 'Select a ticket from the queue to see it here',
-    filters: { status: 'Status', category: 'Category', urgency: 'Urgency', overdue: 'Overdue only', all: 'All' },
+    filters: { status: 'Status', category: 'Category', urgency: 'Urgency', overdue: 'Overdue only', all: 'All', open: 'Open', done: 'Closed or cancelled' },
+    page: '{from}–{to} of {total}',
+    prev: 'Previous',
+    next: 'Next',
+    left: '{span} left',
+    overdueBy: 'overdue by {span}',
+    spanDays: '{d} d {h} h',
+    spanHours: '{h} h {m} min',
+    spanMinutes: '{m} min',
     status: {
       received: 'Received', registered: 'Registered', dispatched: 'Dispatched', accepted: 'Accepted', in_progress: 'In progress', resolved: 'Resolved',
       verified: 'Verified', closed: 'Closed', returned: 'Returned', escalated: 'Escalated', cancelled: 'Cancelled',
@@ -205,7 +214,7 @@ const en: Messages<typeof zhCN> = {
       close: 'Close', return: 'Return', escalate: 'Escalate', cancel: 'Cancel', reopen: 'Reopen', reply: 'Department reply',
     },
     events: {
-      created: 'Reported', registered: 'Registered', not_registered: 'Not registered', dispatched: 'Dispatched', reassigned: 'Reassigned', accepted: 'Accepted',
+      created: 'Filed', registered: 'Registered', not_registered: 'Not registered', dispatched: 'Dispatched', reassigned: 'Reassigned', accepted: 'Accepted',
       declined: 'Declined', started: 'Started', resolved: 'Resolved', verified: 'Verified', closed: 'Closed', returned: 'Returned',
       rework: 'Verification failed', escalated: 'Escalated', cancelled: 'Cancelled', reopened: 'Reopened', department_replied: 'Department replied', photo_added: 'Photo added',
     },
@@ -216,7 +225,7 @@ const en: Messages<typeof zhCN> = {
     },
     candidates: {
       title: 'Recommended workers', none: 'No free worker online', rank: 'No. {n}', sameGrid: 'Own grid', distance: '{d}', eta: '~{m} min walk',
-      assign: 'Dispatch', meters: '{n} m', km: '{n} km', tasks: '{n} open',
+      assign: 'Dispatch', registerAndAssign: 'Register and dispatch', meters: '{n} m', km: '{n} km', tasks: '{n} open',
     },
     reason: 'Reason', reasonRequired: 'This action needs a reason', actionFailed: 'Failed: {reason}', confirm: 'OK', cancel: 'Cancel',
     escalateTo: 'Refer to department',

@@ -162,6 +162,7 @@ export default {
       preparing: '正在压缩照片…',
       queued: '已保存，待发送',
       sending: '已保存，正在发送…',
+      delivered: '已上报，工单号 {number}',
     },
     sos: {
       title: '一键报警',
@@ -189,22 +190,30 @@ export default {
     count: '{n} 件',
     empty: '暂无符合条件的工单',
     selectHint: '从左侧队列选择一件工单查看详情',
-    filters: { status: '状态', category: '类别', urgency: '紧急程度', overdue: '仅超期', all: '全部' },
+    filters: { status: '状态', category: '类别', urgency: '紧急程度', overdue: '仅超期', all: '全部', open: '未办结', done: '已办结/作废' },
+    page: '第 {from}–{to} 件，共 {total} 件',
+    prev: '上一页',
+    next: '下一页',
+    left: '剩余 {span}',
+    overdueBy: '已超期 {span}',
+    spanDays: '{d} 天 {h} 小时',
+    spanHours: '{h} 小时 {m} 分',
+    spanMinutes: '{m} 分',
     status: {
       received: '受理', registered: '立案', dispatched: '派遣', accepted: '已接单', in_progress: '处置中', resolved: '处置完成',
-      verified: '已核查', closed: '结案', returned: '退回', escalated: '已上报', cancelled: '不予立案/作废',
+      verified: '已核查', closed: '结案', returned: '退回', escalated: '已提级', cancelled: '不予立案/作废',
     },
     urgency: { immediate: '立刻办理', scheduled: '定期办理', long_term: '长期推进' },
     alert: { none: '', ok: '正常', amber: '临期', red: '超期' },
     level: { grid: '网格', community: '社区', street: '街道', district: '区综治中心', department: '职能部门' },
     actions: {
       register: '立案', dispatch: '派遣', accept: '接单', decline: '拒单', start: '开始处置', resolve: '处置完成', verify: '核查通过',
-      close: '结案', return: '退回', escalate: '上报', cancel: '作废', reopen: '重新打开', reply: '部门回复',
+      close: '结案', return: '退回', escalate: '提级', cancel: '作废', reopen: '重新打开', reply: '部门回复',
     },
     events: {
       created: '上报', registered: '立案', not_registered: '不予立案', dispatched: '派遣', reassigned: '改派', accepted: '接单',
       declined: '拒单', started: '开始处置', resolved: '处置完成', verified: '核查通过', closed: '结案', returned: '退回',
-      rework: '核查不通过', escalated: '上报', cancelled: '作废', reopened: '重新打开', department_replied: '部门回复', photo_added: '上传照片',
+      rework: '核查不通过', escalated: '提级', cancelled: '作废', reopened: '重新打开', department_replied: '部门回复', photo_added: '上传照片',
     },
     detail: {
       description: '问题描述', category: '类别', grid: '所属网格', reporter: '上报人', received: '上报时间', deadline: '本环节时限',
@@ -213,10 +222,10 @@ export default {
     },
     candidates: {
       title: '推荐处置人员', none: '暂无空闲的在线人员', rank: '第 {n} 推荐', sameGrid: '本网格', distance: '{d}', eta: '步行约 {m} 分钟',
-      assign: '派遣', meters: '{n} 米', km: '{n} 公里', tasks: '在办 {n} 件',
+      assign: '派遣', registerAndAssign: '立案并派遣', meters: '{n} 米', km: '{n} 公里', tasks: '在办 {n} 件',
     },
     reason: '请输入原因', reasonRequired: '此操作需要填写原因', actionFailed: '操作失败：{reason}', confirm: '确定', cancel: '取消',
-    escalateTo: '上报至职能部门',
+    escalateTo: '提级至职能部门',
     reply: {
       title: '录入部门回复（吹哨报到）', list: '部门回复', none: '职能部门尚未回复', department: '回复部门', chooseDepartment: '请选择职能部门',
       acceptedAt: '受理时间', contacted: '联系了谁', contactedHint: '如：居民王某、物业公司负责人', actions: '做了什么',
@@ -303,7 +312,7 @@ export default {
     onTimeRate: '按期结案率',
     closedOnTime: '按期 {onTime}/{closed}',
     flow: {
-      received: '待受理', dispatching: '待派遣', handling: '处置中', checking: '待核查', closed: '已办结', escalated: '已上报', cancelled: '不予立案/作废',
+      received: '待受理', dispatching: '待派遣', handling: '处置中', checking: '待核查', closed: '已办结', escalated: '已提级', cancelled: '不予立案/作废',
     },
   },
   /** Names of the ticket classes by code where the locale needs its own; otherwise the server's name is shown. */
@@ -396,7 +405,7 @@ export default {
     ranking: '网格覆盖排名',
     status: {
       received: '上报', registered: '立案', dispatched: '派遣', accepted: '接单', in_progress: '处置中',
-      resolved: '处置完毕', verified: '核查', closed: '结案', returned: '退回', escalated: '上报升级', cancelled: '作废',
+      resolved: '处置完毕', verified: '核查', closed: '结案', returned: '退回', escalated: '提级', cancelled: '作废',
     },
   },
   notFound: '页面不存在',
