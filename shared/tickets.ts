@@ -473,7 +473,7 @@ export const TICKET_STATUS_LABELS: Record<TicketStatus, string> = {
   verified: '已核查',
   closed: '结案',
   returned: '退回',
-  escalated: '已上报',
+  escalated: '已提级',
   cancelled: '不予立案/作废',
 };
 

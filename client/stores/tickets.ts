@@ -54,8 +54,63 @@ export function compareTickets(a: TicketSummary, b: TicketSummary): number {
   return done(a) - done(b) || URGENCY_ORDER[a.urgency] - URGENCY_ORDER[b.urgency] || due(a) - due(b) || a.id - b.id;
 }
 
+/**
+ * The desk's queue filter, as the URL keeps it. `status`: 'open' (not closed or cancelled, the
+ * default), 'all', 'done' (closed or cancelled) or one status.
+ */
+export interface QueueFilter {
+  status: string;
+  category: string;
+  urgency: string;
+  overdue: boolean;
+}
+export const DEFAULT_QUEUE_FILTER: QueueFilter = { status: 'open', category: '', urgency: '', overdue: false };
+/** Tickets on one page of the desk's queue. */
+export const QUEUE_PAGE_SIZE = 100;
+
+const FINAL = new Set(['closed', 'cancelled']);
+
+/** The server's order for the queue (repository listSummaries): open first, by running deadline, newest first. */
+export function compareQueue(a: TicketSummary, b: TicketSummary): number {
+  const done = (t: TicketSummary) => (FINAL.has(t.status) ? 1 : 0);
+  const stage = (t: TicketSummary) => (t.deadline === null ? Number.POSITIVE_INFINITY : Date.parse(t.deadline));
+  return done(a) - done(b) || stage(a) - stage(b) || b.id - a.id;
+}
+
+/** Whether a ticket belongs in the queue under `f` at `now` (as the server filters it). */
+export function matchesQueue(t: TicketSummary, f: QueueFilter, now: number): boolean {
+  const final = FINAL.has(t.status);
+  if (f.status === 'open' && final) return false;
+  if (f.status === 'done' && !final) return false;
+  if (f.status !== 'open' && f.status !== 'done' && f.status !== 'all' && t.status !== f.status) return false;
+  if (f.category && t.category.code !== f.category && t.category.parentCode !== f.category) return false;
+  if (f.urgency && t.urgency !== f.urgency) return false;
+  if (f.overdue && (final || !((t.deadline !== null && Date.parse(t.deadline) < now) || Date.parse(t.closeDeadline) < now))) return false;
+  return true;
+}
+
+function queueQuery(f: QueueFilter, offset: number): Record<string, string | number | boolean | undefined> {
+  return {
+    open: f.status === 'open' ? true : f.status === 'done' ? false : undefined,
+    status: f.status === 'open' || f.status === 'done' || f.status === 'all' ? undefined : f.status,
+    category: f.category || undefined,
+    urgency: f.urgency || undefined,
+    overdue: f.overdue || undefined,
+    limit: QUEUE_PAGE_SIZE,
+    offset,
+  };
+}
+
 /** Statuses in which a ticket is the worker's task. */
 const TASK_STATUSES = new Set(['dispatched', 'accepted', 'in_progress']);
+
+/**
+ * Whether the desk is shown whom to send: the ticket can be dispatched now, or it is a received one
+ * the desk may register (立案并派遣 does both).
+ */
+export function canSendFrom(d: TicketDetail): boolean {
+  return d.actions.includes('dispatch') || (d.status === 'received' && d.actions.includes('register'));
+}
 
 export const useTicketsStore = defineStore('tickets', () => {
   /** Every ticket known, by id (shallow: replaced whole on each change). */
@@ -75,6 +130,13 @@ export const useTicketsStore = defineStore('tickets', () => {
   /** Bumped on every live event, for tests and "last update" displays. */
   const lastEventAt = ref<number | null>(null);
 
+  /** The desk's queue: the filter, the page shown (ids in the server's order) and the server's total. */
+  const queueFilter = ref<QueueFilter>({ ...DEFAULT_QUEUE_FILTER });
+  const queueIds = ref<number[]>([]);
+  const queueTotal = ref(0);
+  const queueOffset = ref(0);
+  const queue = computed(() => queueIds.value.map((id) => byId.value.get(id)).filter((t): t is TicketSummary => t !== undefined));
+
   const list = computed(() => [...byId.value.values()].sort(compareTickets));
   const tasks = computed(() =>
     list.value.filter((t) => TASK_STATUSES.has(t.status) && (workerId.value == null || t.assignedWorker?.id === workerId.value)),
@@ -85,10 +147,26 @@ export const useTicketsStore = defineStore('tickets', () => {
     triggerRef(byId);
   }
 
-  async function loadQueue(): Promise<void> {
-    const [result, cats] = await Promise.all([ticketsApi.list({ limit: 500 }), categories.value.length ? null : ticketsApi.categories()]);
-    byId.value = new Map(result.items.map((t) => [t.id, t]));
+  let queueSeq = 0;
+  /**
+   * Loads one page of the desk's queue under `filter` (default: the current filter and page) with
+   * the server's true total. Tickets already known stay known (the selected one among them).
+   */
+  async function loadQueue(filter: QueueFilter = queueFilter.value, offset = queueOffset.value): Promise<void> {
+    const seq = ++queueSeq;
+    const [result, cats] = await Promise.all([
+      ticketsApi.list(queueQuery(filter, offset)),
+      categories.value.length ? null : ticketsApi.categories(),
+    ]);
     if (cats) categories.value = cats;
+    if (seq !== queueSeq) return;
+    const next = workerId.value == null ? new Map(byId.value) : new Map<number, TicketSummary>();
+    for (const t of result.items) next.set(t.id, t);
+    byId.value = next;
+    queueFilter.value = { ...filter };
+    queueOffset.value = offset;
+    queueIds.value = result.items.map((t) => t.id);
+    queueTotal.value = result.total;
     loaded.value = true;
   }
 
@@ -114,7 +192,7 @@ export const useTicketsStore = defineStore('tickets', () => {
 
   async function refreshCandidates(): Promise<void> {
     const d = detail.value;
-    if (!d || workerId.value != null || !d.actions.includes('dispatch')) {
+    if (!d || workerId.value != null || !canSendFrom(d)) {
       candidates.value = [];
       candidatesError.value = null;
       return;
@@ -146,6 +224,17 @@ export const useTicketsStore = defineStore('tickets', () => {
       if (offers.value.delete(id)) triggerRef(offers);
     }
     return d;
+  }
+
+  /**
+   * 立案并派遣: registers a received ticket and sends it to `workerId` — the two transitions the
+   * machine knows, one after the other. If the dispatch fails the ticket stays registered (the
+   * error says why) and the candidates are there to pick another.
+   */
+  async function registerAndDispatch(id: number, dispatchTo: number): Promise<TicketDetail> {
+    const registered = await act(id, { action: 'register' });
+    if (registered.status !== 'registered') return registered;
+    return act(id, { action: 'dispatch', workerId: dispatchTo });
   }
 
   /** Records a department's reply to a ticket referred to it; the ticket moves on to 处置中. */
@@ -194,6 +283,18 @@ export const useTicketsStore = defineStore('tickets', () => {
   function onCreated(ticket: TicketSummary): void {
     if (workerId.value != null) return;
     upsert(ticket);
+    if (loaded.value && !queueIds.value.includes(ticket.id) && matchesQueue(ticket, queueFilter.value, Date.now())) {
+      queueTotal.value += 1;
+      // Shown where the server would list it, when that is on this page.
+      const ids = queueIds.value;
+      const at = ids.findIndex((id) => {
+        const other = byId.value.get(id);
+        return other !== undefined && compareQueue(ticket, other) < 0;
+      });
+      const lastPage = queueOffset.value + ids.length >= queueTotal.value - 1;
+      if (at >= 0 && (queueOffset.value === 0 || at > 0)) queueIds.value = [...ids.slice(0, at), ticket.id, ...ids.slice(at)];
+      else if (lastPage && ids.length < QUEUE_PAGE_SIZE) queueIds.value = [...ids, ticket.id];
+    }
     touched(ticket.id);
   }
 
@@ -233,6 +334,10 @@ export const useTicketsStore = defineStore('tickets', () => {
 
   function reset(): void {
     byId.value = new Map();
+    queueIds.value = [];
+    queueTotal.value = 0;
+    queueOffset.value = 0;
+    queueFilter.value = { ...DEFAULT_QUEUE_FILTER };
     offers.value = new Map();
     loaded.value = false;
     selectedId.value = null;
@@ -245,6 +350,10 @@ export const useTicketsStore = defineStore('tickets', () => {
     byId,
     list,
     tasks,
+    queue,
+    queueFilter,
+    queueTotal,
+    queueOffset,
     loaded,
     categories,
     departments,
@@ -260,6 +369,7 @@ export const useTicketsStore = defineStore('tickets', () => {
     select,
     refreshDetail,
     act,
+    registerAndDispatch,
     reply,
     loadDepartments,
     create,
