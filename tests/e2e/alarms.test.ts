@@ -14,9 +14,10 @@ import type { Page } from 'playwright-core';
 import { sql, type Db } from '../../server/platform/db';
 import type { App } from '../../server/app';
 import { CLIENT_DIST, ensureClientBuild } from '../../server/platform/client-build';
-import { createTestDb, TEST_DEMO_PASSWORD } from '../support/db';
+import { createTestDb } from '../support/db';
 import { buildTestApp, login } from '../support/app';
 import { launchBrowser, RESULTS_DIR, screenshot, type TestBrowser } from '../support/browser';
+import { waitFor, signIn } from '../support/e2e';
 
 const PHONE_DEVICE = 'e2e-sos-phone';
 const OTHER = { username: 'e2e-other-dispatcher', password: 'other-dispatcher-1' };
@@ -31,29 +32,6 @@ let otherDesk: Page;
 let me: { workerId: number; name: string; gridName: string; lon: number; lat: number };
 /** The last fix's time, s: each new fix is a second or more later. */
 let lastFixS = 0;
-
-async function waitFor<T>(what: string, probe: () => Promise<T>, ok: (value: T) => boolean, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await probe();
-      if (ok(value)) return value;
-      last = value;
-    } catch (error) {
-      last = (error as Error).message;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; last: ${JSON.stringify(last)}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
-
-async function signIn(page: Page, username: string, password = TEST_DEMO_PASSWORD): Promise<void> {
-  await page.goto(`${base}/login`);
-  await page.fill('input[name=username]', username);
-  await page.fill('input[name=password]', password);
-  await page.click('button[type=submit]');
-}
 
 /** The demo worker's phone reports (OsmAnd, as Traccar Client does), optionally with its SOS. */
 async function sendFix(alarm?: 'sos', sameSecond = false): Promise<number> {
@@ -106,11 +84,11 @@ afterAll(async () => {
 
 describe('an SOS takes over the centre', () => {
   test('the operator, the street dispatcher and another street’s dispatcher sign in; the wall and the desk arm the sound', async () => {
-    await signIn(wall, 'operator');
+    await signIn(wall, base, 'operator');
     await wall.waitForURL(`${base}/wall`);
-    await signIn(desk, 'dispatcher');
+    await signIn(desk, base, 'dispatcher');
     await desk.waitForURL(`${base}/dispatch`);
-    await signIn(otherDesk, OTHER.username, OTHER.password);
+    await signIn(otherDesk, base, OTHER.username, OTHER.password);
     await otherDesk.waitForURL(`${base}/dispatch`);
     for (const page of [wall, desk, otherDesk]) await linked(page);
 

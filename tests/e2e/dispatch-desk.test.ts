@@ -19,6 +19,7 @@ import { seedTicketHistory } from '../../seeds/tickets-history';
 import { createTestDb, TEST_DEMO_PASSWORD } from '../support/db';
 import { buildTestApp, login } from '../support/app';
 import { launchBrowser, screenshot, type TestBrowser } from '../support/browser';
+import { waitFor } from '../support/e2e';
 
 /** 14:00 in Shanghai when the test starts, so the day shift (and the demo worker) is on duty. */
 function daytimeClock(): Clock {
@@ -43,22 +44,6 @@ let simulator: Simulator;
 /** The server's totals for the dispatcher: open tickets, and all of them. */
 let openTotal = 0;
 let allTotal = 0;
-
-async function waitFor<T>(what: string, probe: () => Promise<T>, ok: (value: T) => boolean, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await probe();
-      if (ok(value)) return value;
-      last = value;
-    } catch (error) {
-      last = (error as Error).message;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; last: ${JSON.stringify(last)}`);
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
-}
 
 async function list(query: string): Promise<TicketList> {
   const res = await app.inject({ url: `/api/tickets?${query}`, headers: dispatcher });

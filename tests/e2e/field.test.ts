@@ -19,6 +19,7 @@ import { CLIENT_DIST, ensureClientBuild } from '../../server/platform/client-bui
 import { createTestDb, TEST_DEMO_PASSWORD } from '../support/db';
 import { buildTestApp, login } from '../support/app';
 import { launchBrowser, screenshot, type TestBrowser } from '../support/browser';
+import { waitFor } from '../support/e2e';
 
 let db: Db;
 let app: App;
@@ -70,22 +71,6 @@ function jpegSize(b: Buffer): { width: number; height: number } | null {
     i += 2 + b.readUInt16BE(i + 2);
   }
   return null;
-}
-
-async function waitFor<T>(what: string, probe: () => Promise<T>, ok: (value: T) => boolean, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await probe();
-      if (ok(value)) return value;
-      last = value;
-    } catch (error) {
-      last = (error as Error).message;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; last: ${JSON.stringify(last)?.slice(0, 500)}`);
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
 }
 
 const api = async <T>(method: 'GET' | 'POST', url: string, headers: { authorization: string }, payload?: object): Promise<T> => {

@@ -11,9 +11,10 @@ import type { Page } from 'playwright-core';
 import { sql, type Db } from '../../server/platform/db';
 import type { App } from '../../server/app';
 import { CLIENT_DIST, ensureClientBuild } from '../../server/platform/client-build';
-import { createTestDb, TEST_DEMO_PASSWORD } from '../support/db';
+import { createTestDb } from '../support/db';
 import { buildTestApp, login } from '../support/app';
 import { launchBrowser, screenshot, type TestBrowser } from '../support/browser';
+import { waitFor, signIn } from '../support/e2e';
 
 declare global {
   interface Window {
@@ -37,29 +38,6 @@ let otherStreet: string;
 let me: { workerId: number };
 let noticeId = 0;
 let recipients = 0;
-
-async function waitFor<T>(what: string, probe: () => Promise<T>, ok: (value: T) => boolean, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await probe();
-      if (ok(value)) return value;
-      last = value;
-    } catch (error) {
-      last = (error as Error).message;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; last: ${JSON.stringify(last)}`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-}
-
-async function signIn(page: Page, username: string): Promise<void> {
-  await page.goto(`${base}/login`);
-  await page.fill('input[name=username]', username);
-  await page.fill('input[name=password]', TEST_DEMO_PASSWORD);
-  await page.click('button[type=submit]');
-}
 
 const deskRow = () => desk.locator(`[data-testid=notice-row][data-id="${noticeId}"]`);
 const pct = (kind: 'delivered' | 'read' | 'replied') => deskRow().getByTestId(`notice-pct-${kind}`).getAttribute('data-value').then(Number);
@@ -110,12 +88,12 @@ afterAll(async () => {
 
 describe('a notice from the centre to a street’s phones, with read receipts', () => {
   test('the operator and the worker sign in', async () => {
-    await signIn(desk, 'operator');
+    await signIn(desk, base, 'operator');
     await desk.waitForURL(`${base}/wall`);
     await desk.goto(`${base}/dispatch`);
     await desk.getByTestId('notices-open').click();
     await desk.getByTestId('notices-panel').waitFor();
-    await signIn(phone, 'worker');
+    await signIn(phone, base, 'worker');
     await phone.waitForURL(`${base}/field`);
     await phone.getByTestId('notice-inbox').waitFor();
   });
@@ -179,7 +157,7 @@ describe('a notice from the centre to a street’s phones, with read receipts', 
   });
 
   test('the street dispatcher can target only their own street', async () => {
-    await signIn(street, 'dispatcher');
+    await signIn(street, base, 'dispatcher');
     await street.waitForURL(`${base}/dispatch`);
     await street.getByTestId('notices-open').click();
     // The operator's district notice is not theirs to follow.

@@ -17,9 +17,10 @@ import type { App } from '../../server/app';
 import type { Clock } from '../../server/platform/clock';
 import { CLIENT_DIST, ensureClientBuild } from '../../server/platform/client-build';
 import { Simulator } from '../../server/modules/simulator/simulator';
-import { createTestDb, TEST_DEMO_PASSWORD } from '../support/db';
+import { createTestDb } from '../support/db';
 import { buildTestApp, login } from '../support/app';
 import { launchBrowser, screenshot, type TestBrowser } from '../support/browser';
+import { waitFor, signIn } from '../support/e2e';
 
 /** 14:00 in Shanghai when the test starts, so the day shift (and the demo worker) is on duty. */
 function daytimeClock(): Clock {
@@ -51,29 +52,6 @@ let fixTimer: ReturnType<typeof setInterval> | undefined;
 let ticketNumber = '';
 /** The ticket the centre refers to a department. */
 let referred: TicketSummary;
-
-async function waitFor<T>(what: string, probe: () => Promise<T>, ok: (value: T) => boolean, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await probe();
-      if (ok(value)) return value;
-      last = value;
-    } catch (error) {
-      last = (error as Error).message;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; last: ${JSON.stringify(last)}`);
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
-}
-
-async function signIn(page: Page, username: string): Promise<void> {
-  await page.goto(`${base}/login`);
-  await page.fill('input[name=username]', username);
-  await page.fill('input[name=password]', TEST_DEMO_PASSWORD);
-  await page.click('button[type=submit]');
-}
 
 /** The demo worker's phone reports a fix inside their own grid (so they are a fresh, online candidate). */
 async function sendFix(): Promise<void> {
@@ -143,13 +121,13 @@ afterAll(async () => {
 
 describe('a ticket from the field to 结案', () => {
   test('the dispatcher and the worker sign in', async () => {
-    await signIn(desk, 'dispatcher');
+    await signIn(desk, base, 'dispatcher');
     await desk.waitForURL(`${base}/dispatch`);
     await desk.getByTestId('ticket-queue').waitFor();
-    await signIn(phone, 'worker');
+    await signIn(phone, base, 'worker');
     await phone.waitForURL(`${base}/field`);
     await phone.getByTestId('my-tasks').waitFor();
-    await signIn(wall, 'operator');
+    await signIn(wall, base, 'operator');
     await wall.waitForURL(`${base}/wall`);
     wallTotalBefore = await waitFor('the wall’s counters', wallTotal, (n) => Number.isFinite(n));
   });

@@ -21,6 +21,7 @@ import type { DeadlineRulesDto, TicketSummary } from '../../shared/tickets-api';
 import { createTestDb, TEST_DEMO_PASSWORD } from '../support/db';
 import { buildTestApp } from '../support/app';
 import { launchBrowser, RESULTS_DIR, screenshot, type TestBrowser } from '../support/browser';
+import { waitFor, signIn } from '../support/e2e';
 
 /** Yingze's published figure, and what the seed must reproduce. */
 const YINGZE_GRIDS = 853;
@@ -65,22 +66,6 @@ function onMap<T>(fn: (map: Diagnostics, arg: unknown) => T, arg?: unknown): Pro
 }
 
 /** Polls until `ok`; a probe that throws (the page still loading) counts as not yet. */
-async function waitFor<T>(what: string, probe: () => Promise<T>, ok: (value: T) => boolean, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await probe();
-      if (ok(value)) return value;
-      last = value;
-    } catch (error) {
-      last = (error as Error).message;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; last: ${JSON.stringify(last)}`);
-    await new Promise((resolve) => setTimeout(resolve, 500));
-  }
-}
-
 /** Calls the API as a demo account, as its app would (bearer token from a real login). */
 async function apiAs<T>(username: string, method: 'GET' | 'POST' | 'PUT', url: string, body?: unknown): Promise<T> {
   const login = await fetch(`${base}/api/auth/login`, {
@@ -147,13 +132,6 @@ function differingPixels(a: Buffer, b: Buffer): Promise<{ differing: number; tot
 
 const todayTotal = async () => Number((await page.getByTestId('tickets-today-total').textContent())?.replace(/\D/g, ''));
 
-async function signIn(username: string, password: string): Promise<void> {
-  await page.goto(`${base}/login`);
-  await page.fill('input[name=username]', username);
-  await page.fill('input[name=password]', password);
-  await page.click('button[type=submit]');
-}
-
 beforeAll(async () => {
   await ensureClientBuild((m) => console.error(`[e2e] ${m}`));
   db = await createTestDb();
@@ -184,13 +162,13 @@ afterAll(async () => {
 
 describe('the command-centre wall', () => {
   test('a wrong password is refused with a clear message', async () => {
-    await signIn('operator', 'not-the-password');
+    await signIn(page, base, 'operator', 'not-the-password');
     await expect(page.getByTestId('login-error').textContent()).resolves.toContain('用户名或密码错误');
     expect(new URL(page.url()).pathname).toBe('/login');
   });
 
   test('the operator signs in and lands on the wall of their district', async () => {
-    await signIn('operator', TEST_DEMO_PASSWORD);
+    await signIn(page, base, 'operator', TEST_DEMO_PASSWORD);
     await page.waitForURL(`${base}/wall`);
     await expect(page.getByTestId('wall-title').textContent()).resolves.toBe('迎泽区社会治理综合指挥平台');
     await waitFor('the live link', () => page.getByTestId('link-status').getAttribute('data-status'), (s) => s === 'live');
