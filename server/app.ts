@@ -122,7 +122,6 @@ export async function build(options: BuildOptions): Promise<App> {
     await scope.register(swaggerUi, { routePrefix: '/docs', transformStaticCSP: () => cspHeader(DOCS_CSP) });
   }));
 
-
   await app.register(healthRoutes);
   await app.register(userRoutes);
   await app.register(authRoutes);
