@@ -1,5 +1,5 @@
 import { TripsLayer } from '@deck.gl/geo-layers';
-import { GeoJsonLayer, ScatterplotLayer } from '@deck.gl/layers';
+import { GeoJsonLayer, PathLayer, ScatterplotLayer } from '@deck.gl/layers';
 import type { Layer } from '@deck.gl/core';
 import type { Feature, FeatureCollection } from 'geojson';
 import type { TrackCollection, TrackEvent } from '@shared/tracks-api';
@@ -29,7 +29,8 @@ export function replayPaths(tracks: readonly TrackCollection[], origin: number):
 }
 
 /**
- * The replay's layers: trails fading behind each worker over `trailS` seconds of replay time, the
+ * The replay's layers: each whole route drawn faint (so a paused or finished replay still shows where
+ * the worker went), trails fading behind each worker over `trailS` seconds of replay time, the
  * workers' current heads, and their tickets' moments appearing when the replay passes them.
  */
 export function replayLayers(opts: {
@@ -40,6 +41,15 @@ export function replayLayers(opts: {
   trailS: number;
 }): Layer[] {
   return [
+    new PathLayer<ReplayPath>({
+      id: 'replay-routes',
+      data: opts.paths as ReplayPath[],
+      getPath: (d) => d.path,
+      getColor: (d) => [...d.color, 90] as [number, number, number, number],
+      widthMinPixels: 2,
+      capRounded: true,
+      jointRounded: true,
+    }),
     new TripsLayer<ReplayPath>({
       id: 'replay-trips',
       data: opts.paths as ReplayPath[],
