@@ -2,7 +2,8 @@
  * The worker's phone (/field, the installable app) in Chromium at 390×844 with the position
  * emulated: the demo worker goes on duty and the centre sees them online from the phone's own
  * reports; the network goes away, the worker files a report with a photo, it waits as 待发送; the
- * network comes back and the report arrives exactly once, with the time it was made. Then SOS: a
+ * network comes back and the report arrives exactly once, with the time it was made. A report at
+ * a point picked on the map (tap, then drag the pin) is stored at that point. Then SOS: a
  * 2 s hold raises an alarm at the centre, the phone shows who acknowledged it; and the app opens
  * again with no network at all. The real server, the real browser; screenshots in test-results/.
  */
@@ -188,6 +189,67 @@ describe('the worker’s phone', () => {
     await phone.evaluate(() => window.dispatchEvent(new Event('online')));
     await new Promise((r) => setTimeout(r, 1_500));
     expect((await myTickets()).length).toBe(1);
+  });
+
+  test('a report at a point picked on the map: a tap moves the pin, and the ticket lies where the pin is', async () => {
+    const described = `路灯不亮，地图选点（端到端 ${Date.now().toString(36)}）`;
+    const form = phone.getByTestId('report-form');
+    if (!(await form.isVisible())) await phone.getByTestId('report-open').click();
+    const value = await form.locator('select[name=category] option:not([disabled])').first().getAttribute('value');
+    await form.locator('select[name=category]').selectOption(value!);
+    await form.locator('textarea[name=description]').fill(described);
+    await phone.getByTestId('report-where-map').check();
+    const picker = phone.getByTestId('report-picker');
+    await picker.scrollIntoViewIfNeeded();
+    const shown = () => phone.getByTestId('report-location').evaluate((el) => ({ lon: Number(el.dataset.lon), lat: Number(el.dataset.lat), inside: el.dataset.inside ?? null }));
+    // Picking starts at the phone's fix.
+    const start = await shown();
+    expect(start.lon).toBeCloseTo(me.lon, 6);
+    expect(start.lat).toBeCloseTo(me.lat, 6);
+    await waitFor('the grid (inside or not) to be known', shown, (p) => p.inside !== null);
+    expect((await shown()).inside).toBe('true');
+    const project = (lon: number, lat: number) =>
+      picker.evaluate((el, [x, y]) => (el as HTMLElement & { gridlineProject?: (a: number, b: number) => [number, number] | null }).gridlineProject?.(x!, y!) ?? null, [lon, lat]);
+    // The picking map settled: the fix projects to the same pixel twice, 300 ms apart.
+    let last: [number, number] | null = null;
+    const at = await waitFor('the picking map to settle', async () => {
+      const before = last;
+      await new Promise((r) => setTimeout(r, 300));
+      last = await project(me.lon, me.lat);
+      return before && last && Math.hypot(before[0] - last[0], before[1] - last[1]) < 0.01 ? last : null;
+    }, (p) => p !== null);
+    const box = (await picker.boundingBox())!;
+    // A tap 70 px right and 50 px up of the fix (inside the picking map).
+    // Whole pixels: the browser's mouse events carry integer coordinates.
+    const tap = { x: Math.round(Math.min(at![0] + 70, box.x + box.width - 10)), y: Math.round(Math.max(at![1] - 50, box.y + 10)) };
+    await phone.mouse.click(tap.x, tap.y);
+    const picked = await waitFor('the pin to move', shown, (p) => Math.abs(p.lon - start.lon) > 1e-6);
+    // Where the tap landed, to a pixel, and the pin is drawn there.
+    const back = (await project(picked.lon, picked.lat))!;
+    expect(Math.hypot(back[0] - tap.x, back[1] - tap.y)).toBeLessThan(1.5);
+    const pin = (await phone.getByTestId('report-pin').boundingBox())!;
+    expect(Math.abs(pin.x + pin.width / 2 - tap.x)).toBeLessThan(2);
+    expect(Math.abs(pin.y + pin.height - tap.y)).toBeLessThan(3);
+    // A drag of the pin moves it again: 30 px left.
+    await phone.mouse.move(pin.x + pin.width / 2, pin.y + pin.height / 2);
+    await phone.mouse.down();
+    await phone.mouse.move(pin.x + pin.width / 2 - 15, pin.y + pin.height / 2, { steps: 4 });
+    await phone.mouse.move(pin.x + pin.width / 2 - 30, pin.y + pin.height / 2, { steps: 4 });
+    await phone.mouse.up();
+    const dragged = await waitFor('the pin dragged', shown, (p) => p.lon < picked.lon - 1e-6);
+    expect(dragged.inside).not.toBeNull();
+    await screenshot(phone, 'field-report-picked');
+
+    await phone.getByTestId('report-submit').click();
+    const filed = () => api<TicketList>('GET', `/api/tickets?limit=500`, dispatcher).then((l) => l.items.filter((t) => t.description === described));
+    const [ticket] = await waitFor('the report at the centre', filed, (l) => l.length === 1);
+    // Stored where the pin was, not at the phone's fix…
+    expect(ticket!.location.lon).toBeCloseTo(dragged.lon, 6);
+    expect(ticket!.location.lat).toBeCloseTo(dragged.lat, 6);
+    expect(Math.abs(ticket!.location.lon - me.lon)).toBeGreaterThan(1e-5);
+    // …and the phone's in/out of the grid agrees with the grid the server found there.
+    const { rows: [home] } = await db.query<{ code: string }>(sql`SELECT home_grid_code AS code FROM workers WHERE id = ${me.workerId}`);
+    expect(ticket!.grid.code === home!.code).toBe(dragged.inside === 'true');
   });
 
   test('SOS: a 2 s hold raises the alarm at the centre; the phone shows who acknowledged it', async () => {
