@@ -9,6 +9,7 @@ import { chineseName, mobileNumber } from './people';
 import { silentProgress, type Progress } from './progress';
 import { SeedError } from './seed-error';
 import { seedTicketHistory, type TicketHistoryOptions, type TicketHistorySummary } from './tickets-history';
+import { seedResources } from '../server/modules/emergencies/repository';
 
 export { SeedError } from './seed-error';
 export { seedTicketHistory, type TicketHistoryOptions, type TicketHistorySummary } from './tickets-history';
@@ -90,6 +91,8 @@ export async function seedRegion(db: Db, slug: string, options: SeedOptions = {}
 
     const counts = await insertRegions(tx, data, progress);
     const workers = await insertWorkers(tx, data, progress);
+    // A few shelters, supply points and teams for emergency mode (data an admin keeps up afterwards).
+    await seedResources(tx, districtCode);
     const users = options.demo ? await insertDemoUsers(tx, data, options.demoPassword ?? '') : [];
     const history = options.history ?? options.demo ?? false;
     if (!history) return { region: slug, regions: counts, workers, users };

@@ -27,6 +27,7 @@ import dispatchRoutes from './modules/dispatch/routes';
 import appPositionRoutes from './modules/positions/app-routes';
 import alarmRoutes from './modules/alarms/routes';
 import noticeRoutes from './modules/notices/routes';
+import emergencyRoutes from './modules/emergencies/routes';
 import trackRoutes from './modules/tracks/routes';
 import patrolRoutes from './modules/patrol/routes';
 import { NearestWorkers } from './modules/dispatch/nearest';
@@ -155,6 +156,8 @@ export async function build(options: BuildOptions): Promise<App> {
   await app.register(ticketRoutes);
   // Notices go to the phones and their receipts to the desks through the hub too.
   await app.register(noticeRoutes);
+  // Emergencies call people up with a notice and put those who report in on the map (ingest, hub).
+  await app.register(emergencyRoutes);
 
   // Dispatch: one nearest-worker index over the live positions, its load from the tickets' open tasks.
   const nearest = await NearestWorkers.open(ingest, options.db, {

@@ -50,6 +50,19 @@ export const ERROR_CODES = {
   NOTICE_TARGET_UNKNOWN: 400,
   /** Nobody (no active grid worker) is in the target. */
   NOTICE_NO_RECIPIENTS: 400,
+  // Emergencies (平战结合)
+  /** A region or most of a drawn area lies outside the leader's jurisdiction. */
+  EMERGENCY_AREA_OUT_OF_JURISDICTION: 403,
+  /** A region code of the area does not exist. */
+  EMERGENCY_AREA_UNKNOWN: 400,
+  /** The area holds no grid (or names neither regions nor a polygon). */
+  EMERGENCY_AREA_EMPTY: 400,
+  /** Declaring needs a district or street leader. */
+  EMERGENCY_LEADER_REQUIRED: 403,
+  /** The emergency is closed: no more acknowledgements, report-ins or closing. */
+  EMERGENCY_CLOSED: 409,
+  /** A report-in whose position lies outside the person's grid (checked with ST_Contains on the grid). */
+  EMERGENCY_REPORT_IN_OUTSIDE_GRID: 422,
   // Tracks (轨迹)
   /** A track window longer than 31 days. */
   TRACK_WINDOW_TOO_LONG: 400,

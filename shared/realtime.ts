@@ -10,6 +10,7 @@ import type { ApiError } from './errors';
 import type { TaskOffer, TaskWithdrawal, TicketChange, TicketEscalationNotice, TicketReoffer, TicketSummary } from './tickets-api';
 import type { NoticeCounts, NoticePublished } from './notices-api';
 import type { AlarmSummary } from './alarms-api';
+import type { EmergencyClosed, EmergencyMobilisationChange, EmergencySummary } from './emergencies-api';
 
 /** Bits of WorkerRecord.flags. */
 export const WORKER_FLAGS = {
@@ -193,6 +194,12 @@ export interface ServerToClientEvents {
   'notice.published': (notice: NoticePublished) => void;
   /** To the sender and the desks whose jurisdiction covers the notice: its receipts changed (coalesced). */
   'notice.receipts': (counts: NoticeCounts) => void;
+  /** An emergency was declared whose area meets the dashboard's (or phone's) jurisdiction: switch to the emergency layout. */
+  'emergency.declared': (emergency: EmergencySummary) => void;
+  /** Call-up counts changed in grids of an emergency inside the dashboard's jurisdiction (coalesced; only the changed grids). */
+  'emergency.mobilisation': (change: EmergencyMobilisationChange) => void;
+  /** The emergency was closed (its after-action report is ready). */
+  'emergency.closed': (closed: EmergencyClosed) => void;
 }
 
 export type Ack<T> = (result: { ok: true; data: T } | { ok: false; error: ApiError }) => void;
