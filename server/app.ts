@@ -37,6 +37,9 @@ import { LiveHub } from './modules/realtime/hub';
 import { registerOsmAnd } from './modules/devices/routes';
 import { registerDeviceStream } from './modules/devices/stream';
 import deviceAdminRoutes from './modules/devices/admin-routes';
+import consultRoutes from './modules/consults/routes';
+import { loadVideoConfig, type VideoConfig } from './modules/video/config';
+import type { VideoBackend } from './modules/video/janus';
 
 export type App = FastifyInstance<
   RawServerDefault,
@@ -57,6 +60,9 @@ declare module 'fastify' {
     hub: LiveHub;
     /** The nearest free workers for a task, from the live positions (exact geodesic top-N, own grid first). */
     nearest: NearestWorkers;
+    /** The media server's control plane (Janus); undefined when video is unavailable. */
+    video: VideoBackend | undefined;
+    videoConfig: VideoConfig;
   }
 }
 
@@ -67,6 +73,8 @@ export interface BuildOptions {
   clientDir?: string;
   logger?: boolean | { level: string };
   clock?: Clock;
+  /** The media server for video consults (main.ts starts Janus); without it the consult routes answer 503 VIDEO_UNAVAILABLE. */
+  video?: VideoBackend;
 }
 
 /**
@@ -89,6 +97,8 @@ export async function build(options: BuildOptions): Promise<App> {
   app.decorate('db', options.db);
   app.decorate('config', options.config);
   app.decorate('clock', clock);
+  app.decorate('video', options.video);
+  app.decorate('videoConfig', options.video?.config ?? loadVideoConfig(process.env, options.config.dataDir, options.config.host));
 
   // One handler for every server we run (this one, the OsmAnd port): stable codes, no internal text.
   app.setErrorHandler(handleError);
@@ -173,6 +183,8 @@ export async function build(options: BuildOptions): Promise<App> {
   // Position history: tracks, trips, replay, its partitions and retention; patrol coverage from it.
   await app.register(trackRoutes);
   await app.register(patrolRoutes);
+  // Video consults: rooms on Janus, rings and transitions through the hub.
+  await app.register(consultRoutes);
   app.addHook('onReady', async () => {
     ingest.start();
     hub.start();

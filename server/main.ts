@@ -18,6 +18,8 @@ import { Simulator } from './modules/simulator/simulator';
 import { TicketSimulator } from './modules/simulator/tickets';
 import { SosSimulator } from './modules/simulator/sos';
 import { NoticeSimulator } from './modules/simulator/notices';
+import { loadVideoConfig } from './modules/video/config';
+import { JanusSupervisor } from './modules/video/janus';
 
 const log = (msg: string) => console.error(`[gridline] ${msg}`);
 
@@ -64,7 +66,18 @@ async function main(): Promise<void> {
     process.exit(1);
   }
 
-  const app = await build({ db, config, clientDir: config.serveClient ? CLIENT_DIST : undefined, logger: { level: config.logLevel } });
+  // Video consults: Janus as a child process when installed (or JANUS_URL); without it, everything else works.
+  const videoConfig = loadVideoConfig(process.env, config.dataDir, config.host);
+  const janus = videoConfig.mode === 'off' ? undefined : new JanusSupervisor(videoConfig, log);
+  if (janus) {
+    const up = await janus.start();
+    log(up ? `Video: Janus ${janus.control.health().janus ?? ''} ${videoConfig.mode === 'child' ? `started (pid ${janus.pid}), browsers connect on port ${videoConfig.wsPort}` : `at ${videoConfig.controlUrl}`}.`
+      : `Video: Janus did not answer (${janus.control.health().reason ?? 'unknown'}); consults stay unavailable until it does.`);
+  } else {
+    log(`Video consults unavailable: ${videoConfig.offReason ?? ''}`);
+  }
+
+  const app = await build({ db, config, clientDir: config.serveClient ? CLIENT_DIST : undefined, logger: { level: config.logLevel }, video: janus?.control });
   await app.listen({ port: config.port, host: config.host });
   const url = `http://${config.host}:${config.port}`;
   log(`Gridline is running at ${url}  (API docs: ${url}/docs)`);
@@ -132,6 +145,7 @@ async function main(): Promise<void> {
     simulator?.stop();
     await deviceServer.close();
     await app.close();
+    await janus?.stop();
     await db.close();
     process.exit(0);
   };

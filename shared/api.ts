@@ -25,6 +25,12 @@ export type ErrorResponse = Static<typeof ErrorResponse>;
 export const HealthResponse = Type.Object({
   status: Type.Literal('ok'),
   db: Type.Object({ engine: literals(['postgres', 'pglite']), postgis: Type.String() }),
+  /** The media server of video consults: Janus's version when it answers; why not otherwise. */
+  video: Type.Optional(Type.Object({
+    status: literals(['ok', 'unavailable']),
+    janus: Type.Optional(Type.String()),
+    reason: Type.Optional(Type.String()),
+  })),
 });
 export type HealthResponse = Static<typeof HealthResponse>;
 

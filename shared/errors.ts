@@ -68,6 +68,17 @@ export const ERROR_CODES = {
   TRACK_WINDOW_TOO_LONG: 400,
   /** A track window that ends before it starts. */
   TRACK_WINDOW_INVALID: 400,
+  // Video consults (可视会商)
+  /** A worker or desk to call lies outside the caller's jurisdiction. */
+  CONSULT_OUT_OF_JURISDICTION: 403,
+  /** Only people invited to a consult (and the leaders and operators over it) may join it. */
+  CONSULT_NOT_INVITED: 403,
+  /** The consult's state does not allow the action (ended, already answered). */
+  CONSULT_TRANSITION_NOT_ALLOWED: 409,
+  /** An invited worker has no active account to ring. */
+  CONSULT_INVITEE_UNREACHABLE: 422,
+  /** The media server (Janus) is not installed or not running. */
+  VIDEO_UNAVAILABLE: 503,
 } as const;
 export type ErrorCode = keyof typeof ERROR_CODES;
 

@@ -88,6 +88,7 @@ export const TICKET_EVENT_KINDS = [
   'reopened',
   'department_replied',
   'photo_added',
+  'consult',
 ] as const;
 export type TicketEventKind = (typeof TICKET_EVENT_KINDS)[number];
 

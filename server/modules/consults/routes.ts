@@ -1,0 +1,118 @@
+import fp from 'fastify-plugin';
+import type { App } from '../../app';
+import { ErrorResponse } from '@shared/api';
+import {
+  CONSULT_CALLER_ROLES,
+  ConsultGrant,
+  ConsultIdParams,
+  ConsultList,
+  ConsultsQuery,
+  ConsultSummary,
+  ConsultTransitionBody,
+  CreateConsultBody,
+  JoinConsultBody,
+  VideoStatus,
+} from '@shared/consults-api';
+import { ConsultBroadcaster } from './broadcast';
+import { ConsultService } from './service';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Video consults (可视会商): the control plane over Janus. */
+    consults: ConsultService;
+  }
+}
+
+const errors = { 400: ErrorResponse, 401: ErrorResponse, 403: ErrorResponse, 404: ErrorResponse, 409: ErrorResponse, 503: ErrorResponse };
+
+/**
+ * Video consults: a desk calls workers (and other desks or the leader) about a ticket, an alarm or
+ * nothing in particular; the phones ring; a grant opens the consult's Janus room for its holder.
+ * Needs `app.video` (undefined when Janus is not installed: the routes then answer 503
+ * VIDEO_UNAVAILABLE naming the command that installs it) and the hub.
+ */
+export default fp(
+  async function consultRoutes(app: App): Promise<void> {
+    const service = new ConsultService({
+      db: app.db,
+      clock: app.clock,
+      video: app.video,
+      videoConfig: app.videoConfig,
+      broadcast: new ConsultBroadcaster(() => app.hub.io),
+      log: app.log,
+    });
+    app.decorate('consults', service);
+    app.addHook('onReady', async () => service.start());
+    app.addHook('onClose', async () => service.close());
+
+    app.get(
+      '/api/consults/video',
+      { schema: { tags: ['consults'], summary: 'Whether video consults can be made now (the media server’s state; the install command when it is missing)', response: { 200: VideoStatus, 401: ErrorResponse } } },
+      async () => service.videoStatus(),
+    );
+
+    app.post(
+      '/api/consults',
+      {
+        config: { auth: [...CONSULT_CALLER_ROLES] },
+        schema: {
+          tags: ['consults'],
+          summary: 'Start a video consult: ring the workers (and desks) invited, about a ticket or alarm',
+          description: '403 CONSULT_OUT_OF_JURISDICTION when a worker or desk invited lies outside your jurisdiction; 503 VIDEO_UNAVAILABLE without the media server.',
+          body: CreateConsultBody,
+          response: { 201: ConsultSummary, ...errors, 422: ErrorResponse },
+        },
+      },
+      async (request, reply) => reply.code(201).send(await service.create(request.principal, request.body, request.ip)),
+    );
+
+    app.get(
+      '/api/consults',
+      {
+        schema: {
+          tags: ['consults'],
+          summary: 'Consults you take part in, or that lie in your jurisdiction; status=active (default) for those not ended',
+          querystring: ConsultsQuery,
+          response: { 200: ConsultList, 400: ErrorResponse, 401: ErrorResponse },
+        },
+      },
+      async (request) => ({ items: await service.list(request.principal, request.query.status !== 'all') }),
+    );
+
+    app.get(
+      '/api/consults/:id',
+      { schema: { tags: ['consults'], summary: 'One consult', params: ConsultIdParams, response: { 200: ConsultSummary, ...errors } } },
+      async (request) => service.get(request.principal, request.params.id),
+    );
+
+    app.post(
+      '/api/consults/:id/join',
+      {
+        schema: {
+          tags: ['consults'],
+          summary: 'A short-lived join grant for this consult’s room only (joining answers a ringing call)',
+          description: 'Invited people, and leaders, operators and administrators over the consult, may join; mode=watch subscribes only (the wall). 403 CONSULT_NOT_INVITED otherwise.',
+          params: ConsultIdParams,
+          body: JoinConsultBody,
+          response: { 200: ConsultGrant, ...errors },
+        },
+      },
+      async (request) => service.join(request.principal, request.params.id, request.body ?? {}, request.hostname.replace(/:\d+$/, '')),
+    );
+
+    app.post(
+      '/api/consults/:id/transitions',
+      {
+        schema: {
+          tags: ['consults'],
+          summary: 'Answer (accept), decline, leave or end (the caller or a desk over it) a consult',
+          params: ConsultIdParams,
+          body: ConsultTransitionBody,
+          response: { 200: ConsultSummary, ...errors },
+        },
+      },
+      async (request) => service.transition(request.principal, request.params.id, request.body.action, request.ip),
+    );
+  },
+  { name: 'consults' },
+);

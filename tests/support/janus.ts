@@ -1,0 +1,58 @@
+/**
+ * A real Janus for tests: Debian's `janus` as a child process with the repository's configuration,
+ * on free ports, in a scratch folder. Tests that need it call `janusOrSkip()`: without the binary
+ * they are skipped with the reason — except under CI=true (.ci/run installs janus), where its
+ * absence fails them.
+ */
+import { existsSync, mkdtempSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { loadVideoConfig, type VideoConfig } from '../../server/modules/video/config';
+import { JanusSupervisor } from '../../server/modules/video/janus';
+
+export function janusInstalled(): boolean {
+  const dirs = (process.env.PATH ?? '').split(':');
+  return dirs.some((d) => d && existsSync(path.join(d, 'janus')));
+}
+
+/** True when the Janus tests must run; false (with a logged reason) when they may be skipped here. */
+export function janusRequired(suite: string): boolean {
+  if (janusInstalled()) return true;
+  if (process.env.CI === 'true' || process.env.CI === '1') {
+    throw new Error(`${suite}: CI needs Janus (apt-get install -y janus, as .ci/run does), and it is not installed.`);
+  }
+  console.warn(`[skip] ${suite}: Janus is not installed here (sudo apt-get install -y janus); these tests run in CI.`);
+  return false;
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** Starts a private Janus; `env` overrides settings (CONSULT_RING_TIMEOUT_S, CONSULT_GRANT_TTL_S …). */
+export async function startTestJanus(env: Record<string, string> = {}): Promise<JanusSupervisor> {
+  const wsPort = await freePort();
+  let adminPort = await freePort();
+  while (adminPort === wsPort) adminPort = await freePort();
+  const runDir = mkdtempSync(path.join(tmpdir(), 'gridline-janus-'));
+  const rtpStart = 20000 + Math.floor(Math.random() * 400) * 100;
+  const config: VideoConfig = loadVideoConfig(
+    { PATH: process.env.PATH, JANUS_WS_PORT: String(wsPort), JANUS_ADMIN_PORT: String(adminPort), JANUS_RUN_DIR: runDir, JANUS_RTP_PORTS: `${rtpStart}-${rtpStart + 99}`, ...env },
+    runDir,
+    '127.0.0.1',
+  );
+  const janus = new JanusSupervisor(config);
+  if (!(await janus.start(20_000))) {
+    await janus.stop();
+    throw new Error(`Janus did not start (log: ${runDir}/janus.log)`);
+  }
+  return janus;
+}
