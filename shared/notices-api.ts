@@ -61,6 +61,12 @@ export const CreateNoticeBody = Type.Object(
 );
 export type CreateNoticeBody = Static<typeof CreateNoticeBody>;
 
+/** `POST /api/notices/recipients`: how many a target would reach, before sending. */
+export const NoticeRecipientsBody = Type.Object({ target: NoticeTarget }, { additionalProperties: false });
+export type NoticeRecipientsBody = Static<typeof NoticeRecipientsBody>;
+export const NoticeRecipientCount = Type.Object({ recipients: Type.Number() });
+export type NoticeRecipientCount = Static<typeof NoticeRecipientCount>;
+
 export const CreatedNotice = Type.Object({ id: Type.Number(), recipients: Type.Number() });
 export type CreatedNotice = Static<typeof CreatedNotice>;
 

@@ -14,8 +14,10 @@ import type {
   NoticeDetail,
   NoticeList,
   NoticePublished,
+  NoticeRecipientCount,
   NoticeReminded,
   NoticeSummary,
+  NoticeTarget,
 } from '@shared/notices-api';
 import { request } from '@client/api';
 import { useSessionStore } from '@client/stores/session';
@@ -24,6 +26,8 @@ export const noticesApi = {
   list: () => request<NoticeList>('/api/notices', { query: { limit: 100 } }),
   detail: (id: number) => request<NoticeDetail>(`/api/notices/${id}`),
   create: (body: CreateNoticeBody) => request<CreatedNotice>('/api/notices', { method: 'POST', body }),
+  /** How many a target would reach (nothing is sent). */
+  recipients: (target: NoticeTarget) => request<NoticeRecipientCount>('/api/notices/recipients', { method: 'POST', body: { target } }),
   read: (id: number) => request<NoticeSummary>(`/api/notices/${id}/read`, { method: 'POST' }),
   reply: (id: number, body: string) => request<NoticeSummary>(`/api/notices/${id}/reply`, { method: 'POST', body: { body } }),
   remind: (id: number) => request<NoticeReminded>(`/api/notices/${id}/remind`, { method: 'POST' }),

@@ -124,6 +124,32 @@ describe('sending a notice', () => {
     expect(drawn.recipients).toBe(await activeUnder((await db.query<{ path: string }>(sql`SELECT path FROM regions WHERE code = ${me.grid}`)).rows[0]!.path));
   });
 
+  it('counts the recipients of a target before sending (a dry run: same checks, nothing written)', async () => {
+    const count = (headers: Headers, target: Record<string, unknown>) => post(headers, '/api/notices/recipients', { target });
+    const before = (await db.query<{ n: number }>(sql`SELECT count(*)::int AS n FROM notices`)).rows[0]!.n;
+    const d = 0.0005;
+    const area = { type: 'Polygon', coordinates: [[[me.lon - d, me.lat - d], [me.lon + d, me.lat - d], [me.lon + d, me.lat + d], [me.lon - d, me.lat + d], [me.lon - d, me.lat - d]]] };
+    for (const [headers, target] of [
+      [as.dispatcher, { regionCodes: [street.code], roles: ['grid_leader'] }],
+      [as.operator, { area }],
+      [as.operator, {}],
+    ] as const) {
+      const res = await count(headers, target);
+      expect(res.statusCode, res.body).toBe(200);
+      const counted = (res.json() as { recipients: number }).recipients;
+      expect(counted).toBeGreaterThan(0);
+      expect((await notice(headers, { target })).recipients).toBe(counted);
+    }
+    expect((await db.query<{ n: number }>(sql`SELECT count(*)::int AS n FROM notices`)).rows[0]!.n).toBe(before + 3);
+    // The same refusals as sending.
+    expect((await count(as.dispatcher, { regionCodes: [otherStreet.code] })).json()).toMatchObject({ code: 'NOTICE_TARGET_OUT_OF_JURISDICTION' });
+    expect((await count(as.operator, { regionCodes: ['999999999'] })).json()).toMatchObject({ code: 'NOTICE_TARGET_UNKNOWN' });
+    expect((await count(as.worker, {})).statusCode).toBe(403);
+    // Nobody inside: 0, not an error (the composer says so before sending).
+    const far = { type: 'Polygon', coordinates: [[[0, 0], [0.001, 0], [0.001, 0.001], [0, 0.001], [0, 0]]] };
+    expect((await count(as.operator, { area: far })).json()).toEqual({ recipients: 0 });
+  });
+
   it('a whole-district notice reaches all 3,605 workers in one request, fast', async () => {
     const started = performance.now();
     const created = await notice(as.leader, { title: '全区通知', target: {} });

@@ -48,20 +48,14 @@ export interface InsertedNotice {
   userIds: number[];
 }
 
-/**
- * Resolves the recipients and writes the notice with one receipt per recipient in one statement
- * (INSERT … SELECT through data-modifying CTEs): no row per worker travels between here and the
- * database, so a district-wide notice is one round trip. Undefined when nobody is in the target
- * (then nothing is written).
- */
-export async function insertNotice(db: Queryable, n: NewNotice): Promise<InsertedNotice | undefined> {
+/** Who a target reaches: the CTEs `drawn`, `grids` and `recipients` (worker_id, grid_code), shared by sending and counting. */
+function recipientsCtes(n: Pick<NewNotice, 'regionCodes' | 'roles' | 'area' | 'scope'>): Sql {
   const regions = JSON.stringify(n.regionCodes);
   const roles = n.roles.length > 0 ? JSON.stringify(n.roles) : null;
   const area = n.area ? JSON.stringify(n.area) : null;
   const everywhere = n.regionCodes.length === 0 && !n.area;
-  const now = new Date(n.now).toISOString();
-  const { rows } = await db.query<{ id: number; recipients: number; userIds: number[] | null }>(sql`
-    WITH target AS (
+  return sql`
+    target AS (
       SELECT r.path FROM regions r WHERE r.code IN (SELECT json_array_elements_text(${regions}::json))
     ), drawn AS (
       SELECT ST_MakeValid(ST_SetSRID(ST_GeomFromGeoJSON(${area}::text), 4326)) AS geom WHERE ${area}::text IS NOT NULL
@@ -76,7 +70,26 @@ export async function insertNotice(db: Queryable, n: NewNotice): Promise<Inserte
         FROM workers w JOIN grids g ON g.code = w.home_grid_code
        WHERE w.active
          AND (${roles}::json IS NULL OR w.role IN (SELECT json_array_elements_text(${roles}::json)))
-    ), notice AS (
+    )`;
+}
+
+/** How many workers a target reaches now (what sending it would write), without writing anything. */
+export async function countRecipients(db: Queryable, n: Pick<NewNotice, 'regionCodes' | 'roles' | 'area' | 'scope'>): Promise<number> {
+  const { rows } = await db.query<{ n: number }>(sql`WITH ${recipientsCtes(n)} SELECT count(*)::int AS n FROM recipients`);
+  return rows[0]?.n ?? 0;
+}
+
+/**
+ * Resolves the recipients and writes the notice with one receipt per recipient in one statement
+ * (INSERT … SELECT through data-modifying CTEs): no row per worker travels between here and the
+ * database, so a district-wide notice is one round trip. Undefined when nobody is in the target
+ * (then nothing is written).
+ */
+export async function insertNotice(db: Queryable, n: NewNotice): Promise<InsertedNotice | undefined> {
+  const regions = JSON.stringify(n.regionCodes);
+  const now = new Date(n.now).toISOString();
+  const { rows } = await db.query<{ id: number; recipients: number; userIds: number[] | null }>(sql`
+    WITH ${recipientsCtes(n)}, notice AS (
       INSERT INTO notices (title, body, urgency, receipt_required, sender_user_id, sender_name, region_code, path,
                            target_regions, target_roles, target_area, recipients, created_at)
       SELECT ${n.title}, ${n.body}, ${n.urgency}, ${n.receiptRequired}, ${n.senderUserId},

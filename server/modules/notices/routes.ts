@@ -7,6 +7,8 @@ import {
   NoticeDetail,
   NoticeIdParams,
   NoticeList,
+  NoticeRecipientCount,
+  NoticeRecipientsBody,
   NoticeReminded,
   NoticeReplyBody,
   NoticesQuery,
@@ -54,6 +56,20 @@ export default fp(
         },
       },
       async (request, reply) => reply.code(201).send(await service.create(request.principal, request.body, request.ip)),
+    );
+
+    app.post(
+      '/api/notices/recipients',
+      {
+        config: { auth: [...DESKS] },
+        schema: {
+          tags: ['notices'],
+          summary: 'How many workers a target reaches now (a dry run of sending: the same checks and errors, nothing is written)',
+          body: NoticeRecipientsBody,
+          response: { 200: NoticeRecipientCount, ...errors },
+        },
+      },
+      async (request) => service.countRecipients(request.principal, request.body.target),
     );
 
     app.get(

@@ -11,10 +11,13 @@ import type {
   GeoJsonPolygon,
   NoticeDetail,
   NoticeList,
+  NoticeRecipientCount,
   NoticeReminded,
   NoticesQuery,
   NoticeSummary,
+  NoticeTarget,
 } from '@shared/notices-api';
+import type { WorkerRole } from '@shared/domain';
 import type { Db } from '../../platform/db';
 import { Scope, type Principal } from '../../platform/auth/scope';
 import type { Clock } from '../../platform/clock';
@@ -62,21 +65,9 @@ export class NoticeService {
    * every receipt in one statement and pushes it to the recipients' phones.
    */
   async create(p: Principal, body: CreateNoticeBody, ip?: string): Promise<CreatedNotice> {
-    if (p.scope.isSystem || p.scope.path === null || p.scope.regionCode === null) throw new AppError('FORBIDDEN', 'Notices are sent on behalf of a desk.');
-    const regionCodes = [...new Set(body.target.regionCodes ?? [])];
-    const roles = [...new Set(body.target.roles ?? [])];
-    const area = body.target.area ?? null;
-    if (area) checkArea(area);
-    const found = await repo.findRegions(this.db, regionCodes);
-    const known = new Set(found.map((r) => r.code));
-    const unknown = regionCodes.filter((c) => !known.has(c));
-    if (unknown.length > 0) throw new AppError('NOTICE_TARGET_UNKNOWN', `Unknown region code(s): ${unknown.slice(0, 10).join(', ')}.`);
-    const outside = found.filter((r) => !p.scope.contains(r.path));
-    if (outside.length > 0) {
-      throw new AppError('NOTICE_TARGET_OUT_OF_JURISDICTION', `Region(s) outside your jurisdiction: ${outside.slice(0, 10).map((r) => r.code).join(', ')}.`);
-    }
+    const { regionCodes, roles, area } = await this.checkTarget(p, body.target);
     const now = this.clock.now();
-    const { path, regionCode } = p.scope;
+    const { path, regionCode } = p.scope as { path: string; regionCode: string };
     const inserted = await this.db.transaction(async (tx) => {
       const n = await repo.insertNotice(tx, {
         title: body.title,
@@ -109,6 +100,30 @@ export class NoticeService {
     if (notice) this.broadcast.published(inserted.userIds, this.forRecipient(notice, false));
     this.broadcast.receiptsChanged([inserted.id]);
     return { id: inserted.id, recipients: inserted.recipients };
+  }
+
+  /** How many workers a target reaches now, checked as sending it would be; nothing is written. */
+  async countRecipients(p: Principal, target: NoticeTarget): Promise<NoticeRecipientCount> {
+    const checked = await this.checkTarget(p, target);
+    return { recipients: await repo.countRecipients(this.db, { ...checked, scope: p.scope }) };
+  }
+
+  /** A target made unique and checked against the sender's jurisdiction (the errors sending gives). */
+  private async checkTarget(p: Principal, target: NoticeTarget): Promise<{ regionCodes: string[]; roles: WorkerRole[]; area: GeoJsonPolygon | null }> {
+    if (p.scope.isSystem || p.scope.path === null || p.scope.regionCode === null) throw new AppError('FORBIDDEN', 'Notices are sent on behalf of a desk.');
+    const regionCodes = [...new Set(target.regionCodes ?? [])];
+    const roles = [...new Set(target.roles ?? [])];
+    const area = target.area ?? null;
+    if (area) checkArea(area);
+    const found = await repo.findRegions(this.db, regionCodes);
+    const known = new Set(found.map((r) => r.code));
+    const unknown = regionCodes.filter((c) => !known.has(c));
+    if (unknown.length > 0) throw new AppError('NOTICE_TARGET_UNKNOWN', `Unknown region code(s): ${unknown.slice(0, 10).join(', ')}.`);
+    const outside = found.filter((r) => !p.scope.contains(r.path));
+    if (outside.length > 0) {
+      throw new AppError('NOTICE_TARGET_OUT_OF_JURISDICTION', `Region(s) outside your jurisdiction: ${outside.slice(0, 10).map((r) => r.code).join(', ')}.`);
+    }
+    return { regionCodes, roles, area };
   }
 
   /** Desks: the notices issued inside their jurisdiction. Workers: their inbox (now delivered). */
