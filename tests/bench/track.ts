@@ -12,7 +12,7 @@
  *
  *   --rows=N            history rows to generate (default 10,000,000), spread over --days day partitions
  *   --days=N            days of history (default 7)
- *   --coverage-hours=N  hours of every seeded worker walking at one fix per 10 s (default 2)
+ *   --coverage-hours=N  hours of every worker on duty walking at one fix per 10 s (default 8: a shift)
  */
 import { sql } from '../../server/platform/db';
 import { loadConfig } from '../../server/platform/config';
@@ -32,7 +32,7 @@ const arg = (name: string, fallback: number) => Number(flags.find((f) => f.start
 const QUICK = flags.includes('--quick');
 const ROWS = arg('rows', QUICK ? 500_000 : 10_000_000);
 const DAYS = arg('days', QUICK ? 2 : 7);
-const COVERAGE_HOURS = arg('coverage-hours', QUICK ? 1 : 2);
+const COVERAGE_HOURS = arg('coverage-hours', QUICK ? 1 : 8);
 const QUERIES = QUICK ? 30 : 200;
 const DAY_MS = 86_400_000;
 const HOUR_MS = 3_600_000;
@@ -114,8 +114,10 @@ async function main(): Promise<void> {
     log(`track SQL alone: p50 ${fmt(sqlOnly.summary().p50)} ms, p99 ${fmt(sqlOnly.summary().p99)} ms`);
     log(`track: ${body.properties.fixes} fixes → ${body.properties.vertices} vertices, p50 ${fmt(t.p50)} ms, p99 ${fmt(t.p99)} ms`);
 
-    // Coverage: every seeded worker walking in their home grid for COVERAGE_HOURS hours of the day.
-    const seeded = workers.slice(0, force.seeded);
+    // Coverage: every worker on duty (the seeded field force; party members are a reserve, off patrol)
+    // walking in their home grid for COVERAGE_HOURS hours of the day.
+    const seeded = (await db.query<{ id: number }>(sql`
+      SELECT id::int AS id FROM workers WHERE active AND id = ANY(${workers.slice(0, force.seeded)}::bigint[]) ORDER BY id`)).rows.map((r) => Number(r.id));
     const hourStart = DAY + 9 * HOUR_MS;
     for (let i = 0; i < seeded.length; i += 500) await db.query(sql`
       WITH g AS (SELECT w.id, ST_PointOnSurface(r.geom) AS p FROM workers w JOIN regions r ON r.code = w.home_grid_code WHERE w.id = ANY(${seeded.slice(i, i + 500)}::bigint[]))
@@ -150,8 +152,8 @@ async function main(): Promise<void> {
     const perFix = storage.bytes / storage.rows;
     const headlines: Headline[] = [
       { metric: `Track of one worker’s day (${fmt(body.properties.fixes)} fixes → ${fmt(body.properties.vertices)} vertices at 5 m), p99 with ${fmt(storage.rows)} rows of history`, value: `${fmt(t.p99)} ms (p50 ${fmt(t.p50)})`, target: '≤ 50 ms (with 100 M rows)', pass: t.p99 <= 50 },
-      { metric: `Coverage computed: ${COVERAGE_HOURS} h × ${fmt(seeded.length)} workers (${fmt(segments)} segments)`, value: `${fmt(coverageS, 1)} s (${hours.map((h) => fmt(h, 1)).join(' + ')} s)` },
-      { metric: `Coverage served for all ${grids} grids of a day`, value: `p99 ${fmt(serve.summary().p99)} ms`, target: '≤ 60 s for all 853 grids', pass: grids === 853 && serve.summary().p99 <= 60_000 },
+      { metric: `Coverage of a day for all 853 grids computed: ${COVERAGE_HOURS} h × ${fmt(seeded.length)} workers on duty (${fmt(segments)} segments)`, value: `${fmt(coverageS, 1)} s (${hours.map((h) => fmt(h, 1)).join(' + ')} s)`, target: '≤ 60 s', pass: coverageS <= 60 },
+      { metric: `Coverage served for all ${grids} grids of a day`, value: `p99 ${fmt(serve.summary().p99)} ms`, target: '853 grids', pass: grids === 853 },
       { metric: 'Storage per fix (table + indexes, all partitions)', value: `${fmt(perFix, 1)} B` },
       { metric: 'Storage per worker-day (8,640 fixes)', value: bytes(perFix * 8640) },
     ];

@@ -3,6 +3,7 @@ import { sql, type Db } from '../../server/platform/db';
 import type { App } from '../../server/app';
 import { ManualClock } from '../../server/platform/clock';
 import type { CoverageList, MicroGridVisits, WorkerPatrolList } from '@shared/tracks-api';
+import { computePatrolHour, PATROL_BUFFER_M } from '../../server/modules/patrol/repository';
 import { createTestDb } from '../support/db';
 import { buildTestApp, login } from '../support/app';
 
@@ -174,5 +175,46 @@ describe('patrol coverage', () => {
     const bad = await app.inject({ url: '/api/patrol/coverage?date=20-11-2026', headers: as.operator });
     expect(bad.statusCode).toBe(400);
     expect(bad.json()).toMatchObject({ code: 'VALIDATION_FAILED' });
+  });
+
+  it('credits a micro-grid within 15 m of a track and not one 18 m away, measured east–west where degrees of longitude are short', async () => {
+    // A micro-grid M and a touching neighbour N lying east or west of it; from M's boundary point B
+    // nearest N's inner centre, points P12 and P18 metres further on the bearing to N (inside N).
+    const { rows: [pair] } = await db.query<{ m: string; n: string; x12: number; y12: number; x18: number; y18: number; d12: number; d18: number }>(sql`
+      WITH c AS (
+        SELECT m.code AS m, m.geom AS mg, n.code AS n, (ST_MaximumInscribedCircle(n.geom)).center AS nc
+          FROM regions m JOIN regions n ON n.level = 'micro_grid' AND n.code <> m.code AND n.geom && m.geom AND ST_Touches(n.geom, m.geom)
+         WHERE m.level = 'micro_grid' AND m.parent_code = ${m1.grid}
+      ), b AS (
+        SELECT m, mg, n, nc, ST_ClosestPoint(mg, nc) AS bp FROM c
+      ), p AS (
+        SELECT m, mg, n, nc, ST_Azimuth(bp::geography, nc::geography) AS az, bp FROM b
+      ), q AS (
+        SELECT m, n, mg, az, ST_Project(bp::geography, 12, az)::geometry AS p12, ST_Project(bp::geography, 18, az)::geometry AS p18,
+               ST_Distance(bp::geography, nc::geography) AS reach FROM p
+      )
+      SELECT m, n, ST_X(p12) AS x12, ST_Y(p12) AS y12, ST_X(p18) AS x18, ST_Y(p18) AS y18,
+             ST_Distance(mg::geography, p12::geography) AS d12, ST_Distance(mg::geography, p18::geography) AS d18
+        FROM q
+       WHERE abs(sin(az)) > 0.9 AND reach > 25
+       ORDER BY abs(ST_Distance(mg::geography, p12::geography) - 12) + abs(ST_Distance(mg::geography, p18::geography) - 18), m, n
+       LIMIT 1`);
+    expect(pair, 'a micro-grid with an east or west neighbour').toBeDefined();
+    expect(Number(pair!.d12)).toBeGreaterThan(11);
+    expect(Number(pair!.d12)).toBeLessThan(PATROL_BUFFER_M - 1);
+    expect(Number(pair!.d18)).toBeGreaterThan(PATROL_BUFFER_M + 1);
+    const others = (await db.query<{ id: number }>(sql`
+      SELECT id::float8 AS id FROM workers WHERE active AND id <> ${workerId} ORDER BY id LIMIT 2`)).rows.map((r) => Number(r.id));
+    const t0 = Date.parse('2026-11-19T09:10:00+08:00');
+    for (const [i, [x0, y0]] of [[pair!.x12, pair!.y12], [pair!.x18, pair!.y18]].entries()) await db.query(sql`
+      INSERT INTO worker_positions (worker_id, recorded_at, received_at, geom, speed)
+      SELECT ${others[i]!}, to_timestamp(${t0 / 1000}::float8 + s * 10), now(), ST_SetSRID(ST_MakePoint(${Number(x0)}, ${Number(y0)}), 4326), 0
+        FROM generate_series(0, 2) AS s`);
+    await computePatrolHour(db, Date.parse('2026-11-19T09:00:00+08:00'), '2026-11-19', clock.now());
+    const credited = async (id: number) => (await db.query<{ code: string }>(sql`
+      SELECT micro_grid_code AS code FROM patrol_visits WHERE worker_id = ${id} AND day = '2026-11-19' ORDER BY 1`)).rows.map((r) => r.code);
+    expect(await credited(others[0]!)).toEqual(expect.arrayContaining([pair!.m, pair!.n]));
+    expect(await credited(others[1]!)).toContain(pair!.n);
+    expect(await credited(others[1]!)).not.toContain(pair!.m);
   });
 });

@@ -23,17 +23,18 @@ export async function workerInScope(db: Queryable, scope: Scope, id: number): Pr
 /**
  * One worker's fixes in [from, to), oldest first, as four arrays in one row (one round trip and
  * no per-row parsing: a day of 8,640 fixes comes back in a few milliseconds). The primary key
- * (worker_id, recorded_at) of each day partition serves the range; only the window's partitions are read.
+ * (worker_id, recorded_at) of each day partition serves the range already in time order, so the one
+ * ordered subquery feeds all four arrays (four `array_agg(… ORDER BY)` sorted the day four times);
+ * only the window's partitions are read.
  */
 export async function loadFixes(db: Queryable, workerId: number, fromMs: number, toMs: number): Promise<TrackFix[]> {
   const { rows } = await db.query<{ t: number[] | null; x: number[]; y: number[]; s: (number | null)[] }>(sql`
-    SELECT array_agg(extract(epoch FROM recorded_at)::float8 * 1000 ORDER BY recorded_at) AS t,
-           array_agg(ST_X(geom) ORDER BY recorded_at) AS x,
-           array_agg(ST_Y(geom) ORDER BY recorded_at) AS y,
-           array_agg(speed::float8 ORDER BY recorded_at) AS s
-      FROM worker_positions
-     WHERE worker_id = ${workerId}
-       AND recorded_at >= to_timestamp(${fromMs / 1000}) AND recorded_at < to_timestamp(${toMs / 1000})`);
+    SELECT array_agg(t) AS t, array_agg(x) AS x, array_agg(y) AS y, array_agg(s) AS s
+      FROM (SELECT extract(epoch FROM recorded_at)::float8 * 1000 AS t, ST_X(geom) AS x, ST_Y(geom) AS y, speed::float8 AS s
+              FROM worker_positions
+             WHERE worker_id = ${workerId}
+               AND recorded_at >= to_timestamp(${fromMs / 1000}) AND recorded_at < to_timestamp(${toMs / 1000})
+             ORDER BY recorded_at) f`);
   const r = rows[0];
   if (!r?.t) return [];
   const fixes: TrackFix[] = new Array(r.t.length);
