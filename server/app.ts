@@ -30,6 +30,7 @@ import noticeRoutes from './modules/notices/routes';
 import emergencyRoutes from './modules/emergencies/routes';
 import trackRoutes from './modules/tracks/routes';
 import patrolRoutes from './modules/patrol/routes';
+import statsRoutes from './modules/stats/routes';
 import { NearestWorkers } from './modules/dispatch/nearest';
 import { systemClock, type Clock } from './platform/clock';
 import { PositionIngest } from './modules/positions/ingest';
@@ -183,6 +184,8 @@ export async function build(options: BuildOptions): Promise<App> {
   // Position history: tracks, trips, replay, its partitions and retention; patrol coverage from it.
   await app.register(trackRoutes);
   await app.register(patrolRoutes);
+  // Statistics (KPIs, assessment, exports) over tickets, patrol and positions; pushed after ticket changes.
+  await app.register(statsRoutes);
   // Video consults: rooms on Janus, rings and transitions through the hub.
   await app.register(consultRoutes);
   app.addHook('onReady', async () => {

@@ -10,6 +10,7 @@ import type { ApiError } from './errors';
 import type { TaskOffer, TaskWithdrawal, TicketChange, TicketEscalationNotice, TicketReoffer, TicketSummary } from './tickets-api';
 import type { NoticeCounts, NoticePublished } from './notices-api';
 import type { AlarmSummary } from './alarms-api';
+import type { StatsUpdate } from './stats-api';
 import type { ConsultInvited, ConsultUpdated } from './consults-api';
 import type { EmergencyClosed, EmergencyMobilisationChange, EmergencySummary } from './emergencies-api';
 
@@ -195,6 +196,8 @@ export interface ServerToClientEvents {
   'notice.published': (notice: NoticePublished) => void;
   /** To the sender and the desks whose jurisdiction covers the notice: its receipts changed (coalesced). */
   'notice.receipts': (counts: NoticeCounts) => void;
+  /** Ticket figures of the dashboard's own region for today, after ticket changes inside it (throttled). */
+  'stats.update': (update: StatsUpdate) => void;
   /** To each person rung for a video consult (their own accounts): who calls and why; answer or decline. */
   'consult.invited': (invited: ConsultInvited) => void;
   /** A consult changed (answered, declined, no answer, joined, left, ended): to its participants and the dashboards over it. */

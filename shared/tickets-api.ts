@@ -168,6 +168,8 @@ export const TransitionBody = Type.Object(
     note: Type.Optional(Text({ maxLength: 2000 })),
     /** escalate to a department: which one (default: the category's). */
     departmentCode: Type.Optional(Type.String({ pattern: DEPARTMENT_CODE, maxLength: 64 })),
+    /** close: the 回访 (return visit) rating — 满意 satisfied / 基本满意 basic / 不满意 unsatisfied; only with close. */
+    satisfaction: Type.Optional(literals(['satisfied', 'basic', 'unsatisfied'])),
   },
   { additionalProperties: false },
 );

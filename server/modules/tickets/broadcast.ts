@@ -17,14 +17,28 @@ export function roomsCovering(path: string): string[] {
 
 export class TicketBroadcaster {
   /** `io` is looked up on each send: the hub is created after the routes are registered. */
+  /** Others following every change after it went out (live statistics). */
+  private readonly listeners: ((gridPath: string) => void)[] = [];
+
   constructor(private readonly io: () => LiveHub['io'] | undefined) {}
+
+  /** Calls `listener` with the ticket's grid path after each creation or change is sent. */
+  listen(listener: (gridPath: string) => void): void {
+    this.listeners.push(listener);
+  }
+
+  private changed(gridPath: string): void {
+    for (const l of this.listeners) l(gridPath);
+  }
 
   created(ticket: TicketSummary, gridPath: string): void {
     this.io()?.to(roomsCovering(gridPath)).emit('ticket.created', ticket);
+    this.changed(gridPath);
   }
 
   updated(change: TicketChange, gridPath: string): void {
     this.io()?.to(roomsCovering(gridPath)).emit('ticket.updated', change);
+    this.changed(gridPath);
   }
 
   escalated(notice: TicketEscalationNotice, gridPath: string): void {

@@ -300,6 +300,11 @@ export async function updateTicket(tx: Queryable, id: number, u: TicketUpdate): 
      WHERE id = ${id}`);
 }
 
+/** The 回访 rating given when the ticket was closed (a later close after reopening replaces it). */
+export async function setSatisfaction(tx: Queryable, id: number, satisfaction: 'satisfied' | 'basic' | 'unsatisfied', now: number): Promise<void> {
+  await tx.query(sql`UPDATE tickets SET satisfaction = ${satisfaction}, satisfaction_at = ${ts(now)}::timestamptz WHERE id = ${id}`);
+}
+
 export async function touchTicket(tx: Queryable, id: number, now: number): Promise<void> {
   await tx.query(sql`UPDATE tickets SET updated_at = ${ts(now)}::timestamptz WHERE id = ${id}`);
 }

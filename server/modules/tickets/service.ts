@@ -93,6 +93,8 @@ interface ApplyContext {
   note?: string | undefined;
   workerId?: number | undefined;
   departmentCode?: string | undefined;
+  /** close: the 回访 rating, stored on the ticket. */
+  satisfaction?: 'satisfied' | 'basic' | 'unsatisfied' | undefined;
   replyDueBy?: number;
   detail?: Record<string, unknown>;
   overdueStage?: TicketStage | null;
@@ -157,6 +159,11 @@ export class TicketService {
     this.photos = deps.photos;
     this.broadcast = deps.broadcast;
     this.log = deps.log;
+  }
+
+  /** Calls `listener` with the grid path of every ticket created or changed, after it went out. */
+  onChange(listener: (gridPath: string) => void): void {
+    this.broadcast.listen(listener);
   }
 
   /** Lets the dispatch flow follow every change (set once, when the app is built). */
@@ -329,6 +336,9 @@ export class TicketService {
     const applied = await this.db.transaction(async (tx) => {
       const row = await repo.lockTicket(tx, id, repo.visibleTo(p));
       if (!row) throw new AppError('NOT_FOUND', `No ticket ${id} in your jurisdiction.`);
+      if (body.satisfaction !== undefined && body.action !== 'close') {
+        throw new AppError('VALIDATION_FAILED', 'A satisfaction rating (回访) goes only with close.');
+      }
       const decision = decide(row, body.action, this.actorFor(p, row), { reason: body.reason, workerId: body.workerId });
       if (decision.ok && body.action === 'dispatch' && HELD.includes(row.status) && row.assignedWorkerId === body.workerId) return null;
       if (!decision.ok) {
@@ -342,6 +352,7 @@ export class TicketService {
         note: body.note,
         workerId: body.workerId,
         departmentCode: body.departmentCode,
+        satisfaction: body.satisfaction,
         ip,
       });
     });
@@ -533,6 +544,10 @@ export class TicketService {
       event: d.event,
       now,
     });
+    if (d.event === 'closed' && ctx.satisfaction) {
+      await repo.setSatisfaction(tx, row.id, ctx.satisfaction, now);
+      detail.satisfaction = ctx.satisfaction;
+    }
     if (this.dispatchHooks) {
       const change = { ticket: row, event: d.event, to: d.to, workerId: assigned, actorUserId: ctx.actorUserId, scope: ctx.scope, now };
       Object.assign(detail, await this.dispatchHooks.recording(tx, change));
