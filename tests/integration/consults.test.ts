@@ -99,11 +99,17 @@ describe.runIf(run)('video consults on Janus', () => {
   const act = (headers: Headers, id: number, action: string) => app.inject({ method: 'POST', url: `/api/consults/${id}/transitions`, headers, payload: { action } });
   const join = (headers: Headers, id: number, mode?: 'watch') => app.inject({ method: 'POST', url: `/api/consults/${id}/join`, headers, payload: mode ? { mode } : {} });
 
+  /** The grant's URL as the app answered an injected request, on the port the app listens on. */
+  const viaApp = (url: string) => {
+    expect(url).toMatch(/^ws:\/\/[^/]+\/api\/video\/janus$/);
+    return url.replace(/^ws:\/\/[^/]+/, base.replace(/^http/, 'ws'));
+  };
+
   /** Joins a room as a browser would: a Janus session with the grant's token, then the videoroom join. */
   async function janusJoin(grant: ConsultGrant, room = grant.room, pin = grant.pin): Promise<{ ok: boolean; error?: string; close: () => Promise<void> }> {
     let conn;
     try {
-      conn = await Janode.connect({ address: { url: grant.url, token: grant.token }, retry_time_secs: 1, max_retries: 1 });
+      conn = await Janode.connect({ address: { url: viaApp(grant.url), token: grant.token }, retry_time_secs: 1, max_retries: 1 });
     } catch (error) {
       return { ok: false, error: (error as Error).message, close: async () => {} };
     }
@@ -165,6 +171,7 @@ describe.runIf(run)('video consults on Janus', () => {
     const secondGrant = (await join(as.dispatcher, second.id)).json() as ConsultGrant;
     const wrongRoom = await janusJoin(grant, second.room, secondGrant.pin);
     expect(wrongRoom.ok).toBe(false);
+    expect(wrongRoom.error).toMatch(/nauthori[sz]ed|433/i);
     await wrongRoom.close();
     const wrongPin = await janusJoin(grant, consult.room, secondGrant.pin);
     expect(wrongPin.ok).toBe(false);
@@ -172,7 +179,9 @@ describe.runIf(run)('video consults on Janus', () => {
     // Without a token Janus opens no session at all, and a grant cannot create rooms.
     const noToken = await janusJoin({ ...grant, token: 'not-a-token' });
     expect(noToken.ok).toBe(false);
-    const conn = await Janode.connect({ address: { url: grant.url, token: grant.token }, retry_time_secs: 1, max_retries: 1 });
+    expect(noToken.error).toMatch(/nauthori[sz]ed|403/i);
+    await noToken.close();
+    const conn = await Janode.connect({ address: { url: viaApp(grant.url), token: grant.token }, retry_time_secs: 1, max_retries: 1 });
     const handle = await (await conn.create()).attach(VideoRoomPlugin);
     const created = await handle.message({ request: 'create', room: 4242, description: 'mine' }).then((r) => String(r.plugindata?.data.error ?? 'created'), (e: Error) => e.message);
     expect(created).toMatch(/admin_key/);
@@ -197,6 +206,7 @@ describe.runIf(run)('video consults on Janus', () => {
     await new Promise((r) => setTimeout(r, GRANT_TTL_S * 1000 + 1500));
     const late = await janusJoin(watch);
     expect(late.ok).toBe(false);
+    expect(late.error).toMatch(/nauthori[sz]ed|403/i);
     await late.close();
     // The used one still works for its holder (e.g. subscribing to a new feed).
     const again = await janusJoin({ ...grant, feedId: grant.feedId + 1 });

@@ -15,6 +15,7 @@ import {
 } from '@shared/consults-api';
 import { ConsultBroadcaster } from './broadcast';
 import { ConsultService } from './service';
+import { attachJanusProxy } from '../video/proxy';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -43,6 +44,11 @@ export default fp(
     });
     app.decorate('consults', service);
     app.addHook('onReady', async () => service.start());
+    // Browsers talk to Janus through this origin (/api/video/janus), unless JANUS_PUBLIC_URL says otherwise.
+    if (app.video && !app.videoConfig.publicUrl) {
+      const detach = attachJanusProxy(app.server, app.video.config.controlUrl);
+      app.addHook('preClose', async () => detach());
+    }
     app.addHook('onClose', async () => service.close());
 
     app.get(
@@ -97,7 +103,7 @@ export default fp(
           response: { 200: ConsultGrant, ...errors },
         },
       },
-      async (request) => service.join(request.principal, request.params.id, request.body ?? {}, request.hostname.replace(/:\d+$/, '')),
+      async (request) => service.join(request.principal, request.params.id, request.body ?? {}, `${request.protocol === 'https' ? 'wss' : 'ws'}://${request.host}`),
     );
 
     app.post(

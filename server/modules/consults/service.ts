@@ -28,6 +28,7 @@ import { insertEvent as insertTicketEvent } from '../tickets/repository';
 import { insertEvent as insertAlarmEvent } from '../alarms/repository';
 import { browserIceServers, INSTALL_COMMAND, type VideoConfig } from '../video/config';
 import type { Room, VideoBackend } from '../video/janus';
+import { JANUS_PROXY_PATH } from '../video/proxy';
 import type { ConsultBroadcaster } from './broadcast';
 import * as repo from './repository';
 
@@ -174,7 +175,8 @@ export class ConsultService {
     return this.summaryOf(id);
   }
 
-  async join(p: Principal, id: number, body: JoinConsultBody, host: string): Promise<ConsultGrant> {
+  /** `origin`: ws(s)://host:port of the request; browsers reach Janus through it (see video/proxy.ts). */
+  async join(p: Principal, id: number, body: JoinConsultBody, origin: string): Promise<ConsultGrant> {
     const video = this.requireVideo();
     const watch = body.mode === 'watch';
     if (watch && !isDesk(p)) throw new AppError('FORBIDDEN', 'Only a desk or the wall watches a consult.');
@@ -209,7 +211,7 @@ export class ConsultService {
       await this.settleRinging(id);
       await this.emitUpdated(id);
     }
-    const url = this.config.publicUrl ?? `ws://${host.includes(':') && !host.startsWith('[') ? `[${host}]` : host}:${this.config.wsPort}`;
+    const url = this.config.publicUrl ?? `${origin}${JANUS_PROXY_PATH}`;
     return {
       consultId: id,
       room: row.room,

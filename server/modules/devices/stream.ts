@@ -97,10 +97,11 @@ function decodeStreamFix(f: unknown): DeviceFix | FixResult {
  * server selects `gridline.v1`. A token in the URL is not accepted (URLs end up in logs).
  */
 export async function registerDeviceStream(app: App, options: { maxFixesPerS: number }): Promise<void> {
-  // socket.io owns /socket.io/ upgrades; every other upgrade goes to @fastify/websocket.
+  // socket.io owns /socket.io/ upgrades and the video proxy /api/video/janus (modules/video/proxy.ts);
+  // every other upgrade goes to @fastify/websocket.
   const upgrades = new EventEmitter();
   app.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-    if (!req.url?.startsWith('/socket.io/')) upgrades.emit('upgrade', req, socket, head);
+    if (!req.url?.startsWith('/socket.io/') && req.url?.split('?')[0] !== '/api/video/janus') upgrades.emit('upgrade', req, socket, head);
   });
   await app.register(websocket, {
     options: {

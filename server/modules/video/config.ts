@@ -31,7 +31,7 @@ export interface VideoConfig {
   controlUrl: string;
   /** The Admin API URL (tokens). */
   adminUrl: string;
-  /** What browsers are told to connect to; null: ws://<the page's host>:<wsPort>. */
+  /** What browsers are told to connect to; null: this server's own origin, /api/video/janus (proxied to Janus). */
   publicUrl: string | null;
   apiSecret: string;
   adminSecret: string;
@@ -92,7 +92,7 @@ export function loadVideoConfig(env: NodeJS.ProcessEnv, dataDir: string, host: s
     adminPort,
     controlUrl: external || `ws://127.0.0.1:${wsPort}`,
     adminUrl: env.JANUS_ADMIN_URL || `ws://127.0.0.1:${adminPort}`,
-    publicUrl: env.JANUS_PUBLIC_URL || (external || null),
+    publicUrl: env.JANUS_PUBLIC_URL || null,
     // A child gets fresh secrets every start (filled into its configuration); an external Janus needs them set.
     apiSecret: env.JANUS_API_SECRET || '',
     adminSecret: env.JANUS_ADMIN_SECRET || '',

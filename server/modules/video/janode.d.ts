@@ -34,3 +34,7 @@ declare module 'janode/plugins/videoroom' {
   const VideoRoomPlugin: { id: string; Handle: unknown; EVENT: Record<string, string> };
   export default VideoRoomPlugin;
 }
+declare module 'janode/handle' {
+  const Handle: unknown;
+  export default Handle;
+}

@@ -13,12 +13,15 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Janode, { type JanodeConnection, type JanodeHandle, type JanodeSession, type JanusResponse } from 'janode';
 import VideoRoomPlugin from 'janode/plugins/videoroom';
+import BaseHandle from 'janode/handle';
 import type { VideoConfig } from './config';
 
 Janode.Logger.setLevel('none');
 
 const TEMPLATE_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'janus');
 const VIDEOROOM = 'janus.plugin.videoroom';
+/** The streaming plugin through janode's plain handle: requests resolve with Janus's own response. */
+const StreamingPlugin = { id: 'janus.plugin.streaming', Handle: BaseHandle };
 
 export interface VideoHealth {
   status: 'ok' | 'unavailable';
@@ -43,6 +46,11 @@ export interface VideoBackend {
   revoke(room: Room, token: string): Promise<void>;
   /** Feed ids of the participants in the room now (publishers or not). */
   participants(room: Room): Promise<number[]>;
+  /** Cameras: a request to the streaming plugin (mountpoints), with the plugins' admin key where needed. */
+  streaming?(body: Record<string, unknown>): Promise<Record<string, unknown>>;
+  /** Cameras: a fresh Janus token that opens the given plugins only; removeToken revokes it. */
+  addToken?(plugins: string[]): Promise<string>;
+  removeToken?(token: string): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -105,6 +113,8 @@ export class JanusControl implements VideoBackend {
   private version: string | undefined;
   private reason: string | undefined = 'Janus is starting.';
   private readonly rooms = new Set<number>();
+  /** The streaming plugin's handle (cameras), attached on first use in the current session. */
+  private streamingHandle: { session: JanodeSession; handle: Promise<JanodeHandle> } | null = null;
 
   constructor(readonly config: VideoConfig) {}
 
@@ -204,6 +214,32 @@ export class JanusControl implements VideoBackend {
     return list.map((p) => Number(p.id));
   }
 
+  async streaming(body: Record<string, unknown>): Promise<Record<string, unknown>> {
+    this.need();
+    const session = this.session!;
+    let attached = this.streamingHandle;
+    if (!attached || attached.session !== session) {
+      const pending = session.attach(StreamingPlugin);
+      attached = { session, handle: pending };
+      this.streamingHandle = attached;
+      pending.catch(() => {
+        if (this.streamingHandle?.handle === pending) this.streamingHandle = null;
+      });
+    }
+    const handle = await attached.handle;
+    return pluginData(await handle.message(body));
+  }
+
+  async addToken(plugins: string[]): Promise<string> {
+    const token = secret();
+    await this.adminRequest({ janus: 'add_token', token, plugins });
+    return token;
+  }
+
+  async removeToken(token: string): Promise<void> {
+    await this.adminRequest({ janus: 'remove_token', token });
+  }
+
   private async adminRequest(request: Record<string, unknown>): Promise<JanusResponse> {
     if (!this.admin) throw Object.assign(new Error('The Janus Admin API is not connected.'), { videoUnavailable: true });
     const response = await this.admin.sendRequest(request);
@@ -219,6 +255,7 @@ export class JanusControl implements VideoBackend {
       for (const room of this.rooms) await handle.message({ request: 'destroy', room, admin_key: this.config.adminKey }).catch(() => {});
     }
     this.rooms.clear();
+    this.streamingHandle = null;
     await this.session?.destroy().catch(() => {});
     this.session = null;
     await this.conn?.close().catch(() => {});
