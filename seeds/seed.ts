@@ -10,6 +10,7 @@ import { silentProgress, type Progress } from './progress';
 import { SeedError } from './seed-error';
 import { seedTicketHistory, type TicketHistoryOptions, type TicketHistorySummary } from './tickets-history';
 import { seedResources } from '../server/modules/emergencies/repository';
+import { seedDemoCameras } from './cameras';
 
 export { SeedError } from './seed-error';
 export { seedTicketHistory, type TicketHistoryOptions, type TicketHistorySummary } from './tickets-history';
@@ -93,6 +94,8 @@ export async function seedRegion(db: Db, slug: string, options: SeedOptions = {}
     const workers = await insertWorkers(tx, data, progress);
     // A few shelters, supply points and teams for emergency mode (data an admin keeps up afterwards).
     await seedResources(tx, districtCode);
+    // About 60 demo cameras (视频监控) at junctions, high points and community entrances.
+    await seedDemoCameras(tx, districtCode);
     const users = options.demo ? await insertDemoUsers(tx, data, options.demoPassword ?? '') : [];
     const history = options.history ?? options.demo ?? false;
     if (!history) return { region: slug, regions: counts, workers, users };

@@ -39,6 +39,7 @@ import { registerOsmAnd } from './modules/devices/routes';
 import { registerDeviceStream } from './modules/devices/stream';
 import deviceAdminRoutes from './modules/devices/admin-routes';
 import consultRoutes from './modules/consults/routes';
+import cameraRoutes from './modules/cameras/routes';
 import { loadVideoConfig, type VideoConfig } from './modules/video/config';
 import type { VideoBackend } from './modules/video/janus';
 
@@ -188,6 +189,8 @@ export async function build(options: BuildOptions): Promise<App> {
   await app.register(statsRoutes);
   // Video consults: rooms on Janus, rings and transitions through the hub.
   await app.register(consultRoutes);
+  // Cameras (视频监控): the same Janus (streaming mountpoints), ffmpeg for HLS and the demo sources.
+  await app.register(cameraRoutes);
   app.addHook('onReady', async () => {
     ingest.start();
     hub.start();

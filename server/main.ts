@@ -20,6 +20,7 @@ import { SosSimulator } from './modules/simulator/sos';
 import { NoticeSimulator } from './modules/simulator/notices';
 import { loadVideoConfig } from './modules/video/config';
 import { JanusSupervisor } from './modules/video/janus';
+import { seedDemoCamerasIfNone } from '../seeds/cameras';
 
 const log = (msg: string) => console.error(`[gridline] ${msg}`);
 
@@ -61,6 +62,11 @@ async function main(): Promise<void> {
   }
 
   const demoInUse = await countDemoPasswords(db);
+  // A demo database seeded before cameras existed gets the demo cameras (视频监控) once.
+  if (demoInUse > 0) {
+    const cameras = await seedDemoCamerasIfNone(db);
+    if (cameras > 0) log(`Seeded ${cameras} demo cameras.`);
+  }
   if (!startupAllowed(config, { demoAccounts: demoInUse })) {
     await db.close();
     process.exit(1);

@@ -79,6 +79,15 @@ export const ERROR_CODES = {
   CONSULT_INVITEE_UNREACHABLE: 422,
   /** The media server (Janus) is not installed or not running. */
   VIDEO_UNAVAILABLE: 503,
+  // Cameras (视频监控)
+  /** The camera is offline (its reason in the message), or its source cannot be played here. */
+  CAMERA_OFFLINE: 409,
+  /** As many camera streams as CAMERAS_MAX_STREAMS are running already. */
+  CAMERA_STREAMS_EXHAUSTED: 503,
+  /** The play grant is unknown, expired, or another viewer's. */
+  CAMERA_GRANT_INVALID: 403,
+  /** A camera with that code exists already. */
+  CAMERA_CODE_TAKEN: 409,
 } as const;
 export type ErrorCode = keyof typeof ERROR_CODES;
 
