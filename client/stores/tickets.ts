@@ -19,6 +19,7 @@ import type {
   TicketHeat,
   TicketList,
   TicketPhotoDto,
+  ReofferTrigger,
   TicketReoffer,
   TicketStats,
   TicketSummary,
@@ -101,6 +102,28 @@ function queueQuery(f: QueueFilter, offset: number): Record<string, string | num
   };
 }
 
+/**
+ * A decline or an unanswered offer the desk is told about: who let it go (and why, for a decline),
+ * and whom the system offered it to next (null: nobody free was left, a dispatcher must decide).
+ */
+export interface ReofferMark {
+  ticketId: number;
+  number: string;
+  trigger: ReofferTrigger;
+  from: { workerId: number; name: string };
+  /** The decliner's reason, from the 拒单 timeline entry. */
+  reason: string | null;
+  to: TicketReoffer['to'];
+  /** When the desk heard it, ms. */
+  at: number;
+}
+/** A toast of the desk: a mark with its own key (the same ticket may be let go twice). */
+export interface ReofferNotice extends ReofferMark {
+  key: number;
+}
+/** Statuses in which a queue row keeps its mark: nobody has taken the ticket on yet. */
+const UNTAKEN = new Set(['registered', 'dispatched', 'returned', 'escalated']);
+
 /** Statuses in which a ticket is the worker's task. */
 const TASK_STATUSES = new Set(['dispatched', 'accepted', 'in_progress']);
 
@@ -129,6 +152,14 @@ export const useTicketsStore = defineStore('tickets', () => {
   const workerId = ref<number | null>(null);
   /** Bumped on every live event, for tests and "last update" displays. */
   const lastEventAt = ref<number | null>(null);
+
+  /** The desk's latest decline or timeout per ticket (queue rows are marked until someone accepts). */
+  const reoffers = shallowRef(new Map<number, ReofferMark>());
+  /** Toasts the desk has not dismissed, oldest first. */
+  const reofferNotices = ref<ReofferNotice[]>([]);
+  /** The reason of each ticket's latest decline, from its 拒单 entry (it comes before the re-offer). */
+  const declineReasons = new Map<number, string | null>();
+  let noticeKey = 0;
 
   /** The desk's queue: the filter, the page shown (ids in the server's order) and the server's total. */
   const queueFilter = ref<QueueFilter>({ ...DEFAULT_QUEUE_FILTER });
@@ -301,12 +332,34 @@ export const useTicketsStore = defineStore('tickets', () => {
   function onUpdated(change: TicketChange | TicketEscalationNotice): void {
     const t = change.ticket;
     if (workerId.value != null && t.assignedWorker?.id !== workerId.value && !byId.value.has(t.id)) return;
+    if (workerId.value == null) {
+      if ('event' in change && change.event?.kind === 'declined') declineReasons.set(t.id, change.event.reason);
+      if (!UNTAKEN.has(t.status) && reoffers.value.delete(t.id)) triggerRef(reoffers);
+    }
     upsert(t);
     touched(t.id);
   }
 
   function onReoffered(reoffer: TicketReoffer): void {
     onUpdated({ ticket: reoffer.ticket } as TicketChange);
+    if (workerId.value != null) return;
+    const mark: ReofferMark = {
+      ticketId: reoffer.ticket.id,
+      number: reoffer.ticket.number,
+      trigger: reoffer.trigger,
+      from: reoffer.from,
+      reason: reoffer.trigger === 'declined' ? (declineReasons.get(reoffer.ticket.id) ?? null) : null,
+      to: reoffer.to,
+      at: Date.now(),
+    };
+    reoffers.value.set(mark.ticketId, mark);
+    triggerRef(reoffers);
+    // Newest last; a desk that looks away for long sees the latest few.
+    reofferNotices.value = [...reofferNotices.value, { ...mark, key: ++noticeKey }].slice(-4);
+  }
+
+  function dismissNotice(key: number): void {
+    reofferNotices.value = reofferNotices.value.filter((n) => n.key !== key);
   }
 
   function onOffered(offer: TaskOffer): void {
@@ -339,6 +392,9 @@ export const useTicketsStore = defineStore('tickets', () => {
     queueOffset.value = 0;
     queueFilter.value = { ...DEFAULT_QUEUE_FILTER };
     offers.value = new Map();
+    reoffers.value = new Map();
+    reofferNotices.value = [];
+    declineReasons.clear();
     loaded.value = false;
     selectedId.value = null;
     detail.value = null;
@@ -377,6 +433,9 @@ export const useTicketsStore = defineStore('tickets', () => {
     onCreated,
     onUpdated,
     onReoffered,
+    reoffers,
+    reofferNotices,
+    dismissNotice,
     onOffered,
     onWithdrawn,
     resync,
