@@ -33,6 +33,12 @@ export const router = createRouter({
       component: () => import('@client/components/replay/ReplayPage.vue'),
       meta: { roles: ['admin', 'leader', 'operator', 'dispatcher'] },
     },
+    {
+      path: '/cameras',
+      name: 'cameras',
+      component: () => import('@client/components/camera/CameraWallPage.vue'),
+      meta: { roles: ['admin', 'leader', 'operator', 'dispatcher'] },
+    },
     { path: '/field', name: 'field', component: () => import('@client/pages/FieldPage.vue'), meta: { roles: ['worker'] } },
     { path: '/', name: 'home', redirect: () => useSessionStore().user?.home ?? '/login' },
     { path: '/:rest(.*)*', redirect: '/' },

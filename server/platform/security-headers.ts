@@ -40,6 +40,8 @@ export function dashboardCsp(config: Pick<Config, 'basemapUrl'>): Directives {
     'font-src': ["'self'", 'data:'],
     'connect-src': ["'self'", 'data:', ...basemap],
     'worker-src': ["'self'", 'blob:'],
+    // Camera views: hls.js plays through Media Source Extensions (a blob: URL on the <video>).
+    'media-src': ["'self'", 'blob:'],
     'object-src': ["'none'"],
     'frame-ancestors': ["'self'"],
     'form-action': ["'self'"],

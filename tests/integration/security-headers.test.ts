@@ -54,6 +54,7 @@ function expectDashboardPolicy(res: LightMyRequestResponse): void {
   // The app's own module scripts only: nothing inline, no eval.
   expect(policy.get('script-src')).toEqual(["'self'"]);
   expect(policy.get('worker-src')).toEqual(["'self'", 'blob:']);
+  expect(policy.get('media-src')).toEqual(["'self'", 'blob:']);
   expect(policy.get('style-src')).toEqual(["'self'", "'unsafe-inline'"]);
   expect(policy.get('img-src')).toEqual(["'self'", 'data:', 'blob:']);
   expect(policy.get('connect-src')).toEqual(["'self'", 'data:']);

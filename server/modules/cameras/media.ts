@@ -317,7 +317,7 @@ export class CameraMedia {
     const esc = (p: string) => p.replace(/\\/g, '\\\\').replace(/'/g, "\\'").replace(/:/g, '\\:');
     const font = this.config.font ? `fontfile='${esc(this.config.font)}':` : '';
     const box = 'fontcolor=white:box=1:boxcolor=black@0.55:boxborderw=4';
-    const vf = `drawtext=${font}textfile='${esc(nameFile)}':x=6:y=6:fontsize=15:${box},drawtext=${font}text='%{localtime\\:%F %T}':x=6:y=h-th-8:fontsize=13:${box}`;
+    const vf = `drawtext=${font}textfile='${esc(nameFile)}':x=6:y=h-th-30:fontsize=15:${box},drawtext=${font}text='%{localtime\\:%F %T}':x=6:y=h-th-8:fontsize=13:${box}`;
     return ['-re', '-f', 'lavfi', '-i', `testsrc2=size=${this.config.size}:rate=${this.config.fps}`, '-vf', vf];
   }
 
