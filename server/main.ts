@@ -18,6 +18,7 @@ import { Simulator } from './modules/simulator/simulator';
 import { TicketSimulator } from './modules/simulator/tickets';
 import { SosSimulator } from './modules/simulator/sos';
 import { NoticeSimulator } from './modules/simulator/notices';
+import { MobilisationSimulator } from './modules/simulator/mobilisation';
 import { loadVideoConfig } from './modules/video/config';
 import { JanusSupervisor } from './modules/video/janus';
 import { seedDemoCamerasIfNone } from '../seeds/cameras';
@@ -107,6 +108,7 @@ async function main(): Promise<void> {
   let simulator: Simulator | undefined;
   let ticketSimulator: TicketSimulator | undefined;
   let noticeSimulator: NoticeSimulator | undefined;
+  let mobilisationSimulator: MobilisationSimulator | undefined;
   let sosSimulator: SosSimulator | undefined;
   if (!config.simulate && config.production) log('Simulator off (NODE_ENV=production; SIMULATE=1 turns it on).');
   if (config.simulate) {
@@ -134,6 +136,11 @@ async function main(): Promise<void> {
     await noticeSimulator.load();
     await noticeSimulator.start();
     log(noticeSimulator.describe());
+    // In an emergency the simulated party members and workers answer the call-up and report in at their grids, through the API.
+    mobilisationSimulator = new MobilisationSimulator(db, app.clock, simulator, { baseUrl, sign: (user) => app.issueToken(user), warn: (message) => app.log.warn(message) });
+    await mobilisationSimulator.load();
+    await mobilisationSimulator.start();
+    log(mobilisationSimulator.describe());
     // The rare SOS (SIMULATE_SOS_RATE): through the OsmAnd endpoint; people acknowledge it.
     sosSimulator = new SosSimulator(simulator, app.clock, { baseUrl, ratePerHour: config.simulateSosRate });
     sosSimulator.start();
@@ -147,6 +154,7 @@ async function main(): Promise<void> {
     log(`${signal}: shutting down…`);
     await ticketSimulator?.stop();
     await noticeSimulator?.stop();
+    await mobilisationSimulator?.stop();
     sosSimulator?.stop();
     simulator?.stop();
     await deviceServer.close();

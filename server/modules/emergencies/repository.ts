@@ -89,8 +89,8 @@ export async function insertEmergency(db: Queryable, e: NewEmergency): Promise<{
     ), drawn AS (
       SELECT ST_MakeValid(ST_SetSRID(ST_GeomFromGeoJSON(${polygon}::text), 4326)) AS geom WHERE ${polygon}::text IS NOT NULL
     )
-    INSERT INTO emergency_grids (emergency_id, grid_code, grid_path)
-    SELECT ${id}, g.code, g.path FROM regions g
+    INSERT INTO emergency_grids (emergency_id, grid_code, grid_path, lon, lat)
+    SELECT ${id}, g.code, g.path, ST_X(ST_PointOnSurface(g.geom)), ST_Y(ST_PointOnSurface(g.geom)) FROM regions g
      WHERE g.level = 'grid' AND ${e.scope.covers('g.path')}
        AND (EXISTS (SELECT 1 FROM target t WHERE g.path LIKE t.path || '%')
             OR EXISTS (SELECT 1 FROM drawn d WHERE ST_Intersects(d.geom, ST_PointOnSurface(g.geom))))
@@ -263,7 +263,7 @@ interface GridDbRow {
 }
 
 const GRID_COLUMNS = sql`
-  eg.grid_code AS code, g.name, eg.grid_path AS path, ST_X(ST_PointOnSurface(g.geom)) AS lon, ST_Y(ST_PointOnSurface(g.geom)) AS lat,
+  eg.grid_code AS code, g.name, eg.grid_path AS path, eg.lon, eg.lat,
   eg.called, eg.acknowledged, eg.reported_in AS "reportedIn", eg.party_called AS "partyCalled", eg.party_reported_in AS "partyReportedIn"`;
 
 const toGrid = ({ path: _path, ...r }: GridDbRow): EmergencyGridRow => r;
@@ -319,11 +319,64 @@ export async function lockCallUp(db: Queryable, id: number, workerId: number, po
   return r;
 }
 
-/** 收到: the first acknowledgement counts in the grid. */
-export async function acknowledge(db: Queryable, id: number, workerId: number, gridCode: string, now: number): Promise<void> {
+export interface AckKey {
+  id: number;
+  workerId: number;
+  userId: number;
+  ip: string | null;
+}
+
+/**
+ * 收到 for many call-ups in one statement (the phones' acknowledgements gathered for a few
+ * milliseconds): each first acknowledgement of an active emergency is stamped, counted in its grid,
+ * reads the call-up notice (its receipt and the notice's running counts) and is audited. Returns the
+ * call-ups that changed; the others were already acknowledged, are not call-ups, or the emergency is over.
+ */
+export async function acknowledgeMany(db: Queryable, keys: readonly AckKey[], now: number): Promise<{ id: number; workerId: number; gridCode: string; noticeId: number | null }[]> {
+  if (keys.length === 0) return [];
   const at = new Date(now).toISOString();
-  await db.query(sql`UPDATE emergency_callups SET acknowledged_at = ${at}::timestamptz WHERE emergency_id = ${id} AND worker_id = ${workerId}`);
-  await db.query(sql`UPDATE emergency_grids SET acknowledged = acknowledged + 1 WHERE emergency_id = ${id} AND grid_code = ${gridCode}`);
+  const { rows } = await db.query<{ id: number; workerId: number; gridCode: string; noticeId: number | null }>(sql`
+    WITH k AS (
+      SELECT DISTINCT ON (k.id, k.w) k.id, k.w, k.u, k.ip FROM json_to_recordset(${JSON.stringify(keys.map((k) => ({ id: k.id, w: k.workerId, u: k.userId, ip: k.ip })))}::json)
+        AS k(id bigint, w bigint, u bigint, ip text)
+    ), c AS (
+      UPDATE emergency_callups c SET acknowledged_at = ${at}::timestamptz
+        FROM k, emergencies e
+       WHERE c.emergency_id = k.id AND c.worker_id = k.w AND c.acknowledged_at IS NULL AND e.id = k.id AND e.status = 'active'
+      RETURNING c.emergency_id, c.worker_id, c.grid_code, e.notice_id, k.u, k.ip
+    ), g AS (
+      UPDATE emergency_grids eg SET acknowledged = eg.acknowledged + x.n
+        FROM (SELECT emergency_id, grid_code, count(*)::int AS n FROM c GROUP BY emergency_id, grid_code) x
+       WHERE eg.emergency_id = x.emergency_id AND eg.grid_code = x.grid_code
+    ), old AS (
+      SELECT r.notice_id, r.worker_id, r.delivered_at IS NULL AS undelivered
+        FROM notice_receipts r JOIN c ON r.notice_id = c.notice_id AND r.worker_id = c.worker_id
+       WHERE r.read_at IS NULL
+    ), r AS (
+      UPDATE notice_receipts r SET read_at = ${at}::timestamptz, delivered_at = coalesce(r.delivered_at, ${at}::timestamptz)
+        FROM old WHERE r.notice_id = old.notice_id AND r.worker_id = old.worker_id AND r.read_at IS NULL
+      RETURNING r.notice_id, old.undelivered
+    ), n AS (
+      UPDATE notices n SET read_count = n.read_count + x.reads, delivered_count = n.delivered_count + x.delivered
+        FROM (SELECT notice_id, count(*)::int AS reads, (count(*) FILTER (WHERE undelivered))::int AS delivered FROM r GROUP BY notice_id) x
+       WHERE n.id = x.notice_id
+    ), a AS (
+      INSERT INTO audit_log (user_id, action, subject_type, subject_id, detail, ip)
+      SELECT c.u, 'emergency.acknowledged', 'emergency', c.emergency_id::text,
+             jsonb_build_object('workerId', c.worker_id, 'noticeId', c.notice_id), c.ip
+        FROM c
+    )
+    SELECT emergency_id AS id, worker_id AS "workerId", grid_code AS "gridCode", notice_id AS "noticeId" FROM c`);
+  return rows;
+}
+
+/** A worker's call-up as it stands (light: for replies), undefined when they were not called. */
+export async function callUpOf(db: Queryable, id: number, workerId: number): Promise<{ status: EmergencyStatus; gridCode: string; acknowledgedAt: string | null; reportedInAt: string | null } | undefined> {
+  const { rows: [r] } = await db.query<{ status: EmergencyStatus; gridCode: string; acknowledgedAt: Date | null; reportedInAt: Date | null }>(sql`
+    SELECT e.status, c.grid_code AS "gridCode", c.acknowledged_at AS "acknowledgedAt", c.reported_in_at AS "reportedInAt"
+      FROM emergency_callups c JOIN emergencies e ON e.id = c.emergency_id
+     WHERE c.emergency_id = ${id} AND c.worker_id = ${workerId}`);
+  return r ? { ...r, acknowledgedAt: iso(r.acknowledgedAt), reportedInAt: iso(r.reportedInAt) } : undefined;
 }
 
 /** 报到: the first report-in counts in the grid (and acknowledges, when that had not happened). */

@@ -26,6 +26,7 @@ import { addSheet, newWorkbook, sendFile, workbookBuffer, XLSX_TYPE } from '../.
 import { AppError } from '../../platform/errors';
 import type { Scope } from '../../platform/auth/scope';
 import { audit } from '../auth/repository';
+import { NoticeBroadcaster } from '../notices/broadcast';
 import { EmergencyBroadcaster } from './broadcast';
 import * as repo from './repository';
 import { EmergencyService, TYPE_LABELS } from './service';
@@ -112,9 +113,14 @@ async function reportWorkbook(r: EmergencyReport): Promise<Buffer> {
 export default fp(
   async function emergencyRoutes(app: App): Promise<void> {
     const broadcast = new EmergencyBroadcaster(() => app.hub.io, app.db, 150, (error) => app.log.error({ err: error }, 'emergency broadcast failed'));
-    const service = new EmergencyService({ db: app.db, clock: app.clock, broadcast, ingest: app.ingest, notices: app.notices, log: app.log });
+    const noticeReceipts = new NoticeBroadcaster(() => app.hub.io, app.db, 100, (error) => app.log.error({ err: error }, 'call-up receipts broadcast failed'));
+    const service = new EmergencyService({ db: app.db, clock: app.clock, broadcast, ingest: app.ingest, noticeReceipts, log: app.log });
     app.decorate('emergencies', service);
-    app.addHook('preClose', async () => broadcast.close());
+    app.addHook('preClose', async () => {
+      await service.drain();
+      await broadcast.close();
+      await noticeReceipts.close();
+    });
 
     app.post(
       '/api/emergencies',

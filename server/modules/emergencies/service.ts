@@ -24,8 +24,8 @@ import { Scope, type Principal } from '../../platform/auth/scope';
 import type { Clock } from '../../platform/clock';
 import { AppError } from '../../platform/errors';
 import { audit } from '../auth/repository';
-import type { NoticeService } from '../notices/service';
-import { findForDesk as findNotice } from '../notices/repository';
+import type { NoticeBroadcaster } from '../notices/broadcast';
+import { findForDesk as findNotice, markDelivered, markRead } from '../notices/repository';
 import type { PositionIngest } from '../positions/ingest';
 import type { EmergencyBroadcaster } from './broadcast';
 import * as repo from './repository';
@@ -46,9 +46,20 @@ export interface EmergencyServiceDeps {
   clock: Clock;
   broadcast: EmergencyBroadcaster;
   ingest: PositionIngest;
-  notices: NoticeService;
+  /** The call-up notice's receipts go out to its sender and desks as any notice's do. */
+  noticeReceipts: NoticeBroadcaster;
   log?: FastifyBaseLogger;
+  /** Acknowledgements gathered into one statement: at most this many, ms. */
+  ackDelayMs?: number;
 }
+
+interface PendingAck extends repo.AckKey {
+  resolve: (changed: { gridCode: string } | undefined) => void;
+  reject: (error: unknown) => void;
+}
+
+/** Acknowledgements written in one statement at most. */
+const ACK_BATCH = 500;
 
 const notFound = () => new AppError('NOT_FOUND', 'No such emergency.');
 
@@ -76,14 +87,19 @@ export class EmergencyService {
   private readonly clock: Clock;
   private readonly broadcast: EmergencyBroadcaster;
   private readonly ingest: PositionIngest;
-  private readonly notices: NoticeService;
+  private readonly noticeReceipts: NoticeBroadcaster;
+  private readonly ackDelayMs: number;
+  private acks: PendingAck[] = [];
+  private ackTimer: NodeJS.Timeout | undefined;
+  private ackWriting: Promise<void> = Promise.resolve();
 
   constructor(deps: EmergencyServiceDeps) {
     this.db = deps.db;
     this.clock = deps.clock;
     this.broadcast = deps.broadcast;
     this.ingest = deps.ingest;
-    this.notices = deps.notices;
+    this.noticeReceipts = deps.noticeReceipts;
+    this.ackDelayMs = deps.ackDelayMs ?? 10;
   }
 
   /**
@@ -224,25 +240,64 @@ export class EmergencyService {
     return { id, ticketsByStatus: s.byStatus, openTickets, openAlarms: s.alarms.length, alarms: s.alarms };
   }
 
-  /** 收到: the called person acknowledges (their call-up notice is read too). Again changes nothing. */
+  /**
+   * 收到: the called person acknowledges (their call-up notice is read too). Again changes nothing.
+   * A district's party members answer within seconds of each other: acknowledgements gather for a
+   * few milliseconds and are written together in one statement (one transaction), and each reply
+   * waits for that commit.
+   */
   async acknowledge(p: Principal, id: number, ip?: string): Promise<CallUpState> {
     const workerId = p.workerId;
     if (workerId === null) throw notFound();
     const now = this.clock.now();
-    const result = await this.db.transaction(async (tx) => {
-      const c = await repo.lockCallUp(tx, id, workerId);
-      if (!c) throw notFound();
-      if (c.status !== 'active') throw new AppError('EMERGENCY_CLOSED', 'This emergency is over.');
-      if (c.acknowledgedAt !== null) return { c, changed: false };
-      await repo.acknowledge(tx, id, workerId, c.gridCode, now);
-      await audit(tx, { userId: p.userId, action: 'emergency.acknowledged', subjectType: 'emergency', subjectId: String(id), detail: { workerId }, ip });
-      return { c, changed: true };
+    const changed = await new Promise<{ gridCode: string } | undefined>((resolve, reject) => {
+      this.acks.push({ id, workerId, userId: p.userId, ip: ip ?? null, resolve, reject });
+      if (this.acks.length >= ACK_BATCH) this.flushAcks();
+      else this.ackTimer ??= setTimeout(() => this.flushAcks(), this.ackDelayMs);
     });
-    if (result.changed) {
-      this.broadcast.gridChanged(id, result.c.gridCode);
-      if (result.c.noticeId !== null) await this.readNotice(p, result.c.noticeId, ip);
-    }
-    return this.callUpState(id, workerId);
+    if (changed) return { emergencyId: id, gridCode: changed.gridCode, acknowledgedAt: new Date(now).toISOString(), reportedInAt: null };
+    const c = await repo.callUpOf(this.db, id, workerId);
+    if (!c) throw notFound();
+    if (c.status !== 'active') throw new AppError('EMERGENCY_CLOSED', 'This emergency is over.');
+    if (c.acknowledgedAt === null) throw new AppError('SERVICE_UNAVAILABLE', 'The acknowledgement could not be recorded just now; send it again.');
+    return { emergencyId: id, gridCode: c.gridCode, acknowledgedAt: c.acknowledgedAt, reportedInAt: c.reportedInAt };
+  }
+
+  /** Writes the gathered acknowledgements (one batch at a time, in order). */
+  private flushAcks(): void {
+    if (this.ackTimer) clearTimeout(this.ackTimer);
+    this.ackTimer = undefined;
+    const batch = this.acks.splice(0, ACK_BATCH);
+    if (batch.length === 0) return;
+    this.ackWriting = this.ackWriting.then(async () => {
+      try {
+        const rows = await this.db.transaction((tx) => repo.acknowledgeMany(tx, batch, this.clock.now()));
+        const byKey = new Map(rows.map((r) => [`${r.id}:${r.workerId}`, r]));
+        const notices = new Set<number>();
+        for (const r of rows) {
+          this.broadcast.gridChanged(r.id, r.gridCode);
+          if (r.noticeId !== null) notices.add(r.noticeId);
+        }
+        if (notices.size > 0) this.noticeReceipts.receiptsChanged(notices);
+        // A worker's second tap in the same batch finds theirs already written: it answers like a repeat.
+        const answered = new Set<string>();
+        for (const a of batch) {
+          const key = `${a.id}:${a.workerId}`;
+          const r = answered.has(key) ? undefined : byKey.get(key);
+          answered.add(key);
+          a.resolve(r ? { gridCode: r.gridCode } : undefined);
+        }
+      } catch (error) {
+        for (const a of batch) a.reject(error);
+      }
+    });
+    if (this.acks.length > 0) this.ackTimer = setTimeout(() => this.flushAcks(), this.ackDelayMs);
+  }
+
+  /** Waits for the acknowledgements in flight (shutdown). */
+  async drain(): Promise<void> {
+    this.flushAcks();
+    await this.ackWriting;
   }
 
   /**
@@ -262,6 +317,10 @@ export class EmergencyService {
       if (c.reportedInAt !== null) return { c, changed: false };
       if (!c.inside) throw new AppError('EMERGENCY_REPORT_IN_OUTSIDE_GRID', 'You are not inside your grid yet: report in when you get there.');
       await repo.reportIn(tx, id, workerId, c, point, now);
+      if (c.acknowledgedAt === null && c.noticeId !== null) {
+        await markDelivered(tx, workerId, now, c.noticeId);
+        await markRead(tx, workerId, c.noticeId, now);
+      }
       await audit(tx, { userId: p.userId, action: 'emergency.reported_in', subjectType: 'emergency', subjectId: String(id), detail: { workerId, lon: body.lon, lat: body.lat }, ip });
       return { c, changed: true };
     });
@@ -269,24 +328,14 @@ export class EmergencyService {
       this.broadcast.gridChanged(id, result.c.gridCode);
       // On the map from now on: the same ingest as the phone's POST /api/positions.
       await this.ingest.submitForWorker(workerId, { time: now, lon: body.lon, lat: body.lat, accuracy: body.accuracy });
-      if (result.c.acknowledgedAt === null && result.c.noticeId !== null) await this.readNotice(p, result.c.noticeId, ip);
+      if (result.c.acknowledgedAt === null && result.c.noticeId !== null) this.noticeReceipts.receiptsChanged([result.c.noticeId]);
     }
     return this.callUpState(id, workerId);
   }
 
-  private async readNotice(p: Principal, noticeId: number, ip?: string): Promise<void> {
-    try {
-      await this.notices.read(p, noticeId, ip);
-    } catch (error) {
-      // The call-up counts are what matter; a receipt that could not be written is not the caller's fault.
-      if (!(error instanceof AppError && error.code === 'NOT_FOUND')) throw error;
-    }
-  }
-
   private async callUpState(id: number, workerId: number): Promise<CallUpState> {
-    const rows = await repo.listForWorker(this.db, workerId, undefined, 100);
-    const row = rows.find((r) => r.emergency.id === id)!;
-    return { emergencyId: id, gridCode: row.callUp.gridCode, acknowledgedAt: row.callUp.acknowledgedAt, reportedInAt: row.callUp.reportedInAt };
+    const c = (await repo.callUpOf(this.db, id, workerId))!;
+    return { emergencyId: id, gridCode: c.gridCode, acknowledgedAt: c.acknowledgedAt, reportedInAt: c.reportedInAt };
   }
 
   /** Ends the emergency (a leader whose jurisdiction covers the declaring one) and writes the after-action report. */

@@ -41,7 +41,7 @@ interface Job {
 }
 
 /** A binary min-heap of jobs by time: a district-wide notice plans thousands of steps at once. */
-class JobHeap {
+export class JobHeap {
   private readonly a: Job[] = [];
   get size(): number {
     return this.a.length;

@@ -30,6 +30,9 @@ CREATE TABLE emergency_grids (
   emergency_id bigint NOT NULL REFERENCES emergencies (id) ON DELETE CASCADE,
   grid_code text NOT NULL REFERENCES regions (code) ON DELETE CASCADE,
   grid_path text NOT NULL,
+  -- The grid's interior point (labels on the map), found once when the emergency is declared.
+  lon double precision NOT NULL,
+  lat double precision NOT NULL,
   called integer NOT NULL DEFAULT 0,
   acknowledged integer NOT NULL DEFAULT 0,
   reported_in integer NOT NULL DEFAULT 0,
