@@ -11,6 +11,7 @@ import { useConnectionStore } from '@client/stores/connection';
 import { useTicketsStore } from '@client/stores/tickets';
 import { useTicketWallStore } from '@client/stores/ticket-wall';
 import { useAlarmsStore } from '@client/stores/alarms';
+import { useConsultsStore } from '@client/stores/consults';
 import { useNoticesStore } from '@client/stores/notices';
 
 type ClientSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
@@ -81,6 +82,10 @@ function connect(): void {
     void useNoticesStore()
       .resync()
       .catch(() => {});
+    // Video consults ringing or running while away.
+    void useConsultsStore()
+      .resync()
+      .catch(() => {});
   });
   s.on('workers.snapshot', (frame) => {
     resyncRequestedAt = 0;
@@ -121,6 +126,10 @@ function connect(): void {
   const notices = useNoticesStore();
   s.on('notice.published', (notice) => notices.onPublished(notice));
   s.on('notice.receipts', (counts) => notices.onReceipts(counts));
+
+  const consults = useConsultsStore();
+  s.on('consult.invited', (e) => consults.onInvited(e.consult));
+  s.on('consult.updated', (e) => consults.upsert(e.consult));
 }
 
 function disconnect(): void {
