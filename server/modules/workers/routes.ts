@@ -1,6 +1,7 @@
 import type { App } from '../../app';
 import { ErrorResponse, WorkerList, WorkersQuery } from '@shared/api';
-import { listWorkers } from './repository';
+import { OnlineHistory, OnlineHistoryQuery, ONLINE_HISTORY_ROLES, ONLINE_HISTORY_STEP_S } from '@shared/workers-api';
+import { listWorkers, onlineCounts, presenceIslands } from './repository';
 import { LiveState } from '../positions/live-state';
 
 export default async function workerRoutes(app: App): Promise<void> {
@@ -35,6 +36,26 @@ export default async function workerRoutes(app: App): Promise<void> {
           },
         }];
       });
+    },
+  );
+
+  app.get(
+    '/api/workers/online-history',
+    {
+      config: { auth: ONLINE_HISTORY_ROLES },
+      schema: {
+        tags: ['workers'],
+        summary: 'Field workers online per minute over the last hours, from stored positions, in the caller’s jurisdiction',
+        querystring: OnlineHistoryQuery,
+        response: { 200: OnlineHistory, 400: ErrorResponse, 401: ErrorResponse, 403: ErrorResponse },
+      },
+    },
+    async (request) => {
+      const to = app.clock.now();
+      const from = to - (request.query.hours ?? 2) * 3_600_000;
+      const offlineAfterMs = app.ingest.offlineAfterMs;
+      const islands = await presenceIslands(app.db, request.principal.scope, new Date(from), new Date(to), offlineAfterMs);
+      return { stepS: ONLINE_HISTORY_STEP_S, offlineAfterMs, ...onlineCounts(islands, from, to, offlineAfterMs, ONLINE_HISTORY_STEP_S * 1000) };
     },
   );
 }
