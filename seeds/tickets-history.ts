@@ -585,7 +585,8 @@ async function writeHistory(tx: Queryable, options: TicketHistoryOptions): Promi
   if (options.regionCode && districts.length === 0) throw new SeedError(`There is no district ${options.regionCode} to seed tickets into.`);
 
   const plans: PlannedTicket[] = [];
-  for (const d of districts) plans.push(...planDistrict(await loadContext(tx, d.code), now, days));
+  // One at a time: spreading a year's plans (≈ 260,000) into push() overflows the call stack.
+  for (const d of districts) for (const t of planDistrict(await loadContext(tx, d.code), now, days)) plans.push(t);
   plans.sort((a, b) => a.receivedAt - b.receivedAt);
 
   await number(tx, plans);

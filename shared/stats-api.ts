@@ -124,11 +124,11 @@ const MONTH = '^[0-9]{4}-(0[1-9]|1[0-2])$';
 
 export const KpiQuery = Type.Object(
   {
-    /** today (since midnight Asia/Shanghai), 7d, 30d, month (this calendar month), or range with from/to. */
+    /** today (since midnight Asia/Shanghai), 7d and 30d (the last 7 or 30 days including today), month (this calendar month), or range with from/to. */
     window: Type.Optional(literals(STATS_WINDOWS)),
-    /** Shanghai dates (YYYY-MM-DD) or ISO-8601 times; `to` as a date includes that whole day. */
-    from: Type.Optional(Type.String({ maxLength: 40 })),
-    to: Type.Optional(Type.String({ maxLength: 40 })),
+    /** Shanghai dates (YYYY-MM-DD), both included. */
+    from: Type.Optional(Type.String({ pattern: DATE })),
+    to: Type.Optional(Type.String({ pattern: DATE })),
     level: Type.Optional(literals(STATS_LEVELS)),
     /** A region code inside the caller's jurisdiction (default: the jurisdiction itself). */
     parent: Type.Optional(Type.String({ pattern: '^[0-9A-Za-z_-]{1,40}$' })),

@@ -199,6 +199,15 @@ describe('KPIs on hand-counted tickets', () => {
       const d = district!.values[k];
       expect(sum(k), k).toEqual({ num: d.num, den: d.den });
     }
+    // Streets and communities come from the daily rollups, grids from the tickets: the same counts (workers hold only assigned tickets).
+    for (const [parent, level] of [[home.street, 'community'], [home.street, 'grid']] as const) {
+      const rows = await kpis(`window=7d&level=${level}&parent=${parent}`);
+      const street = streets.find((s) => s.code === home.street)!;
+      for (const k of ['closedOnTimeRate', 'registeredOnTimeRate', 'dispatchedOnTimeRate', 'handledOnTimeRate', 'reworkRate', 'satisfactionRate'] as const) {
+        const sum = rows.reduce((a, row) => ({ num: a.num + row.values[k].num, den: a.den + row.values[k].den }), { num: 0, den: 0 });
+        expect(sum, `${level} ${k}`).toEqual({ num: street.values[k].num, den: street.values[k].den });
+      }
+    }
     const mine = streets.find((s) => s.code === home.street)!;
     const other = streets.find((s) => s.code === away.street)!;
     expect(mine.values.closedOnTimeRate).toEqual(r(2, 4)); // t1 t7 of t1 t2 t3 t7
@@ -214,13 +223,13 @@ describe('KPIs on hand-counted tickets', () => {
     const grids = await kpis(`window=7d&level=grid&parent=${home.community}`);
     const g = grids.find((x) => x.code === home.code)!;
     expect(g.values.closedOnTimeRate).toEqual(r(2, 4));
-    // Coverage: 2 micro-grid-days of (micro-grids × 8 Shanghai days in the 7 × 24 h window).
-    expect(g.values.patrolCoverage).toEqual(r(2, microGrids.length * 8));
+    // Coverage: 2 micro-grid-days of (micro-grids × the 7 Shanghai days of the window).
+    expect(g.values.patrolCoverage).toEqual(r(2, microGrids.length * 7));
     const workers = await kpis(`window=7d&level=worker&parent=${home.code}`);
     const me = workers.find((x) => x.code === String(workerId))!;
     expect(me.values.closedOnTimeRate).toEqual(r(2, 4)); // t1 t2 t3 t7 are theirs
     expect(me.values.onlineRate).toEqual(r(1, 1));
-    expect(me.values.patrolCoverage).toEqual(r(2, microGrids.length * 8));
+    expect(me.values.patrolCoverage).toEqual(r(2, microGrids.length * 7));
     const away7 = await kpis(`window=7d&level=worker&parent=${away.code}`);
     expect(away7.find((x) => x.code === String(otherWorkerId))!.values.closedOnTimeRate).toEqual(r(1, 1)); // t9; t8 has no worker
   });

@@ -31,7 +31,7 @@
  * Speed: one pass over the tickets with a stamp in the window, a BitmapOr of the time indexes of
  * migrations 004 and 009 (tests/bench/kpis.ts measures it over a year).
  */
-import { raw, sql, type Queryable, type Sql } from '../../platform/db';
+import { raw, sql, type Db, type Queryable, type Sql } from '../../platform/db';
 import type { Scope } from '../../platform/auth/scope';
 import type { Duration, KpiValues, Ratio, StatsLevel } from '@shared/stats-api';
 
@@ -131,103 +131,232 @@ export async function entities(db: Queryable, scope: Scope, level: StatsLevel, p
   return rows;
 }
 
-interface TicketAgg {
-  k: string;
-  due_in: number; closed: number; on_time: number;
-  reg_n: number; reg_ok: number; disp_n: number; disp_ok: number; res_n: number; res_ok: number;
-  closed_w: number; reworked: number; rated: number; satisfied: number;
-  acc_med: number | null; acc_p90: number | null;
-  dsp_med: number | null; dsp_p90: number | null;
-  rsp_med: number | null; rsp_p90: number | null;
-  hdl_med: number | null; hdl_p90: number | null;
-  dsp_n: number; rsp_n: number; hdl_n: number;
+/** A duration histogram: bucket (minutes, see kpi_minutes_bucket in migration 009) → tickets. */
+export type Histogram = Record<string, number>;
+
+/** What the tickets did in the window, per key: the additive parts of the indicators. */
+export interface TicketCounts {
+  received: number;
+  reg_n: number; reg_ok: number;
+  disp_n: number; disp_ok: number;
+  res_n: number; res_ok: number;
+  closed: number; on_time: number; reworked: number; rated: number; satisfied: number;
+  acc: Histogram; dsp: Histogram; rsp: Histogram; hdl: Histogram;
+}
+
+const COUNT_FIELDS = ['received', 'reg_n', 'reg_ok', 'disp_n', 'disp_ok', 'res_n', 'res_ok', 'closed', 'on_time', 'reworked', 'rated', 'satisfied'] as const;
+const HIST_FIELDS = ['acc', 'dsp', 'rsp', 'hdl'] as const;
+
+function emptyCounts(): TicketCounts {
+  return {
+    received: 0, reg_n: 0, reg_ok: 0, disp_n: 0, disp_ok: 0, res_n: 0, res_ok: 0,
+    closed: 0, on_time: 0, reworked: 0, rated: 0, satisfied: 0, acc: {}, dsp: {}, rsp: {}, hdl: {},
+  };
+}
+
+function addCounts(into: TicketCounts, row: Record<string, unknown>): void {
+  for (const f of COUNT_FIELDS) into[f] += Number(row[f] ?? 0);
+  for (const f of HIST_FIELDS) {
+    const cell = row[f];
+    const h = (typeof cell === 'string' ? JSON.parse(cell) : cell) as Histogram | Histogram[] | null | undefined;
+    for (const one of Array.isArray(h) ? h : h ? [h] : []) {
+      if (!one) continue;
+      for (const [b, n] of Object.entries(one)) into[f][b] = (into[f][b] ?? 0) + Number(n);
+    }
+  }
+}
+
+/**
+ * PostgreSQL's percentile_cont over the histogram's values (each bucket's minutes, `count` times):
+ * the value at position p × (n − 1), interpolated between neighbours.
+ */
+export function histogramPercentile(h: Histogram, p: number): number | null {
+  const buckets = Object.entries(h).map(([b, n]) => [Number(b), n] as const).filter(([, n]) => n > 0).sort((a, b) => a[0] - b[0]);
+  const n = buckets.reduce((s, [, c]) => s + c, 0);
+  if (n === 0) return null;
+  const pos = p * (n - 1);
+  const lo = Math.floor(pos);
+  const at = (i: number): number => {
+    let seen = 0;
+    for (const [v, c] of buckets) {
+      seen += c;
+      if (i < seen) return v;
+    }
+    return buckets.at(-1)![0];
+  };
+  const a = at(lo);
+  return lo + 1 < n ? a + (pos - lo) * (at(lo + 1) - a) : a;
+}
+
+const SHANGHAI_DAY = (col: string) => `((${col} AT TIME ZONE 'UTC') + interval '8 hours')::date`;
+
+/**
+ * One row per thing a ticket did inside [from, to): received ('rcv'), registered ('reg', with the
+ * 受理 duration and on-time flag), dispatched ('dsp'), accepted ('rsp', the response duration),
+ * resolved ('res', on-time flag and the handling duration), closed ('cls', on time, reworked,
+ * rated, satisfied) — with the ticket's grid path, worker and Shanghai day. The single definition
+ * both the rollups and the grid/worker figures are computed from.
+ */
+function factsSql(from: string, to: string, where: Sql): Sql {
+  const inR = (col: string) => sql`(${raw(col)} >= ${from}::timestamptz AND ${raw(col)} < ${to}::timestamptz)`;
+  const mins = (later: string, earlier: string) => raw(`kpi_minutes_bucket(extract(epoch FROM (${later} - ${earlier})) / 60.0)`);
+  const rule = (stage: string) => raw(`max(minutes) FILTER (WHERE stage = '${stage}') * interval '1 minute'`);
+  return sql`
+    WITH rules AS (
+      SELECT urgency, ${rule('register')} AS reg_rule, ${rule('dispatch')} AS disp_rule, ${rule('resolve')} AS res_rule
+        FROM ticket_deadline_rules GROUP BY urgency
+    ), t AS (
+      SELECT t.grid_path, t.assigned_worker_id AS worker, t.reporter_worker_id AS reporter, t.status, t.received_at, t.registered_at,
+             t.dispatched_at, t.accepted_at, t.resolved_at, t.closed_at, t.escalated_at, t.due_at, t.reworks, t.satisfaction,
+             r.reg_rule, r.disp_rule, r.res_rule
+        FROM tickets t JOIN rules r ON r.urgency = t.urgency
+       WHERE ${where}
+         AND (${inR('t.received_at')} OR ${inR('t.registered_at')} OR ${inR('t.dispatched_at')} OR ${inR('t.accepted_at')}
+              OR ${inR('t.resolved_at')} OR (t.status = 'closed' AND ${inR('t.closed_at')}))
+    ), f AS (
+      SELECT grid_path, reporter AS worker, ${raw(SHANGHAI_DAY('received_at'))} AS day, 'rcv' AS m, NULL::int AS v, NULL::boolean AS ok, NULL::boolean AS rw, NULL::text AS sat
+        FROM t WHERE ${inR('received_at')}
+      UNION ALL
+      SELECT grid_path, worker, ${raw(SHANGHAI_DAY('registered_at'))}, 'reg', ${mins('registered_at', 'received_at')}, registered_at <= received_at + reg_rule, NULL, NULL
+        FROM t WHERE ${inR('registered_at')}
+      UNION ALL
+      SELECT grid_path, worker, ${raw(SHANGHAI_DAY('dispatched_at'))}, 'dsp',
+             CASE WHEN registered_at IS NOT NULL THEN ${mins('dispatched_at', 'registered_at')} END,
+             dispatched_at <= coalesce(registered_at, received_at) + disp_rule, NULL, NULL
+        FROM t WHERE ${inR('dispatched_at')}
+      UNION ALL
+      SELECT grid_path, worker, ${raw(SHANGHAI_DAY('accepted_at'))}, 'rsp', ${mins('accepted_at', 'dispatched_at')}, NULL, NULL, NULL
+        FROM t WHERE ${inR('accepted_at')} AND dispatched_at IS NOT NULL AND dispatched_at <= accepted_at
+      UNION ALL
+      SELECT grid_path, worker, ${raw(SHANGHAI_DAY('resolved_at'))}, 'res',
+             CASE WHEN accepted_at IS NOT NULL AND accepted_at <= resolved_at THEN ${mins('resolved_at', 'accepted_at')} END,
+             resolved_at <= coalesce(dispatched_at, escalated_at, received_at) + res_rule, NULL, NULL
+        FROM t WHERE ${inR('resolved_at')}
+      UNION ALL
+      SELECT grid_path, worker, ${raw(SHANGHAI_DAY('closed_at'))}, 'cls', NULL, closed_at <= due_at, reworks > 0, satisfaction
+        FROM t WHERE status = 'closed' AND ${inR('closed_at')}
+    )`;
+}
+
+/** Counters (`c`) and histograms (`h`) from the facts in `source`, grouped by `key` (and `extraGroup`). */
+function aggregateFactsFrom(source: string, key: Sql, extraGroup: Sql = sql``): Sql {
+  const hist = (m: string) => raw(`coalesce(jsonb_object_agg(h.v::text, h.n) FILTER (WHERE h.m = '${m}' AND h.v IS NOT NULL), '{}'::jsonb)`);
+  return sql`
+    , keyed AS (
+      SELECT ${key} AS k, src.* FROM ${raw(source)} src
+    ), c AS (
+      SELECT k ${extraGroup},
+             count(*) FILTER (WHERE m = 'rcv')::int AS received,
+             count(*) FILTER (WHERE m = 'reg')::int AS reg_n, count(*) FILTER (WHERE m = 'reg' AND ok)::int AS reg_ok,
+             count(*) FILTER (WHERE m = 'dsp')::int AS disp_n, count(*) FILTER (WHERE m = 'dsp' AND ok)::int AS disp_ok,
+             count(*) FILTER (WHERE m = 'res')::int AS res_n, count(*) FILTER (WHERE m = 'res' AND ok)::int AS res_ok,
+             count(*) FILTER (WHERE m = 'cls')::int AS closed, count(*) FILTER (WHERE m = 'cls' AND ok)::int AS on_time,
+             count(*) FILTER (WHERE m = 'cls' AND rw)::int AS reworked, count(*) FILTER (WHERE m = 'cls' AND sat IS NOT NULL)::int AS rated,
+             count(*) FILTER (WHERE m = 'cls' AND sat IN ('satisfied', 'basic'))::int AS satisfied
+        FROM keyed GROUP BY k ${extraGroup}
+    ), hv AS (
+      SELECT k ${extraGroup}, hm AS m, v, count(*)::int AS n
+        FROM (SELECT keyed.*, CASE m WHEN 'reg' THEN 'acc' WHEN 'dsp' THEN 'dsp' WHEN 'rsp' THEN 'rsp' ELSE 'hdl' END AS hm
+                FROM keyed WHERE v IS NOT NULL AND m IN ('reg', 'dsp', 'rsp', 'res')) x
+       GROUP BY k ${extraGroup}, hm, v
+    ), h AS (
+      SELECT k ${extraGroup}, ${hist('acc')} AS acc, ${hist('dsp')} AS dsp, ${hist('rsp')} AS rsp, ${hist('hdl')} AS hdl
+        FROM hv h GROUP BY k ${extraGroup}
+    )`;
+}
+
+const dayStart = (day: string) => Date.parse(`${day}T00:00:00Z`) - 8 * 3_600_000;
+const addDays = (day: string, n: number) => new Date(Date.parse(`${day}T00:00:00Z`) + n * 86_400_000).toISOString().slice(0, 10);
+
+/**
+ * Brings the daily rollups of [fromDay, toDay] up to date: recomputes every day a ticket change has
+ * touched since it was last computed (all at once, under an advisory lock so two readers do not
+ * both write), and marks it computed at the version it read.
+ */
+export async function refreshRollups(db: Db, fromDay: string, toDay: string): Promise<number> {
+  const stale = async (q: Queryable) => (await q.query<{ day: string; version: number }>(sql`
+    SELECT day::text AS day, version FROM ticket_kpi_days
+     WHERE day >= ${fromDay}::date AND day <= ${toDay}::date AND version > computed_version ORDER BY day`)).rows;
+  if ((await stale(db)).length === 0) return 0;
+  return db.transaction(async (tx) => {
+    await tx.query(sql`SELECT pg_advisory_xact_lock(7414009)`);
+    const days = await stale(tx);
+    if (days.length === 0) return 0;
+    const first = days[0]!.day;
+    const last = days.at(-1)!.day;
+    const list = JSON.stringify(days.map((d) => d.day));
+    await tx.query(sql`DELETE FROM ticket_kpi_daily WHERE day IN (SELECT json_array_elements_text(${list}::json)::date)`);
+    const from = new Date(dayStart(first)).toISOString();
+    const to = new Date(dayStart(addDays(last, 1))).toISOString();
+    await tx.query(sql`
+      ${factsSql(from, to, raw('true'))}
+      , fd AS (SELECT * FROM f WHERE day IN (SELECT json_array_elements_text(${list}::json)::date))
+      , fx AS (
+        SELECT r.code AS region_code, fd.* FROM fd
+          CROSS JOIN LATERAL (VALUES (split_part(fd.grid_path, '/', 2)), (split_part(fd.grid_path, '/', 3)), (split_part(fd.grid_path, '/', 4))) r(code)
+      )
+      ${aggregateFactsFrom('fx', raw('region_code'), raw(', day'))}
+      INSERT INTO ticket_kpi_daily (day, region_code, received, reg_n, reg_ok, disp_n, disp_ok, res_n, res_ok, closed, on_time, reworked, rated, satisfied, acc, dsp, rsp, hdl)
+      SELECT c.day, c.k, c.received, c.reg_n, c.reg_ok, c.disp_n, c.disp_ok, c.res_n, c.res_ok, c.closed, c.on_time, c.reworked, c.rated, c.satisfied,
+             coalesce(h.acc, '{}'), coalesce(h.dsp, '{}'), coalesce(h.rsp, '{}'), coalesce(h.hdl, '{}')
+        FROM c LEFT JOIN h ON h.k = c.k AND h.day = c.day`);
+    for (const d of days) {
+      await tx.query(sql`UPDATE ticket_kpi_days SET computed_version = GREATEST(computed_version, ${d.version}) WHERE day = ${d.day}::date`);
+    }
+    return days.length;
+  });
+}
+
+/** The window's ticket counters per key: from the daily rollups for district, street and community; from the tickets for grid and worker. */
+async function ticketCounts(db: Db, scope: Scope, level: StatsLevel, parentPath: string, w: KpiWindow, fromDay: string, toDay: string): Promise<Map<string, TicketCounts>> {
+  const out = new Map<string, TicketCounts>();
+  if (level === 'district' || level === 'street' || level === 'community') {
+    await refreshRollups(db, fromDay, toDay);
+    // One row per region and day, summed here: jsonb_agg over the histograms costs more than the sums.
+    const { rows } = await db.query<Record<string, unknown> & { k: string }>(sql`
+      SELECT r.code AS k, ${raw(COUNT_FIELDS.map((f) => `d.${f}`).join(', '))}, ${raw(HIST_FIELDS.map((f) => `d.${f}`).join(', '))}
+        FROM ticket_kpi_daily d JOIN regions r ON r.code = d.region_code
+       WHERE r.level = ${level} AND ${scope.covers('r.path')} AND r.path LIKE ${likePrefix(parentPath)}
+         AND d.day >= ${fromDay}::date AND d.day <= ${toDay}::date`);
+    for (const r of rows) {
+      let c = out.get(r.k);
+      if (!c) out.set(r.k, (c = emptyCounts()));
+      addCounts(c, r);
+    }
+    return out;
+  }
+  const key = level === 'worker' ? raw('src.worker::text') : raw(`split_part(src.grid_path, '/', ${PART[level]})`);
+  const { rows } = await db.query<Record<string, unknown> & { k: string }>(sql`
+    ${factsSql(ts(w.from), ts(w.to + 1), sql`${scope.covers('t.grid_path')} AND t.grid_path LIKE ${likePrefix(parentPath)}`)}
+    ${aggregateFactsFrom('f', key)}
+    SELECT c.*, h.acc, h.dsp, h.rsp, h.hdl FROM c LEFT JOIN h ON h.k = c.k WHERE c.k IS NOT NULL`);
+  for (const r of rows) {
+    const c = emptyCounts();
+    addCounts(c, r);
+    out.set(r.k, c);
+  }
+  return out;
+}
+
+/**
+ * Open tickets (not closed, not cancelled), per key: those whose closing deadline fell in
+ * [from, min(to, now)] (the open part of 应结案), and those past their running stage's or closing
+ * deadline now (超期未结). One pass over the open tickets (a partial index).
+ */
+async function openCounts(db: Queryable, scope: Scope, level: StatsLevel, parentPath: string, w: KpiWindow): Promise<Map<string, { due: number; late: number }>> {
+  const now = ts(w.now);
+  const { rows } = await db.query<{ k: string; due: number; late: number }>(sql`
+    SELECT ${ticketKey(level)} AS k,
+           count(*) FILTER (WHERE t.due_at >= ${ts(w.from)}::timestamptz AND t.due_at <= ${ts(Math.min(w.to, w.now))}::timestamptz)::int AS due,
+           count(*) FILTER (WHERE t.stage_due_at < ${now}::timestamptz OR t.due_at < ${now}::timestamptz)::int AS late
+      FROM tickets t
+     WHERE t.status NOT IN ('closed', 'cancelled') AND ${scope.covers('t.grid_path')} AND t.grid_path LIKE ${likePrefix(parentPath)}
+     GROUP BY 1`);
+  return new Map(rows.map((r) => [r.k, r]));
 }
 
 function ticketKey(level: StatsLevel): Sql {
   return level === 'worker' ? raw('t.assigned_worker_id::text') : raw(`split_part(t.grid_path, '/', ${PART[level]})`);
-}
-
-const minutes = (later: string, earlier: string) => raw(`extract(epoch FROM (${later} - ${earlier})) / 60.0`);
-
-/**
- * The ticket indicators per key for the window: one pass over the tickets with a stamp (or their
- * closing deadline) inside it.
- */
-async function ticketAggregates(db: Queryable, scope: Scope, level: StatsLevel, parentPath: string, w: KpiWindow): Promise<Map<string, TicketAgg>> {
-  const from = ts(w.from);
-  const to = ts(w.to);
-  const dueEnd = ts(Math.min(w.to, w.now));
-  const inW = (col: string) => sql`(${raw(col)} >= ${from}::timestamptz AND ${raw(col)} <= ${to}::timestamptz)`;
-  const dueIn = sql`(t.status <> 'cancelled' AND ((t.due_at >= ${from}::timestamptz AND t.due_at <= ${dueEnd}::timestamptz)
-                     OR (t.status = 'closed' AND ${inW('t.closed_at')})))`;
-  const closedW = sql`(t.status = 'closed' AND ${inW('t.closed_at')})`;
-  const rule = (stage: string) => raw(`max(minutes) FILTER (WHERE stage = '${stage}') * interval '1 minute'`);
-  const { rows } = await db.query<TicketAgg>(sql`
-    WITH w AS (
-      SELECT ${ticketKey(level)} AS k, t.status, t.urgency, t.received_at, t.registered_at, t.dispatched_at, t.accepted_at,
-             t.resolved_at, t.closed_at, t.escalated_at, t.due_at, t.reworks, t.satisfaction
-        FROM tickets t
-       WHERE ${scope.covers('t.grid_path')} AND t.grid_path LIKE ${likePrefix(parentPath)}
-         ${level === 'worker' ? sql`AND t.assigned_worker_id IS NOT NULL` : sql``}
-         AND ((t.status <> 'cancelled' AND t.due_at >= ${from}::timestamptz AND t.due_at <= ${dueEnd}::timestamptz)
-           OR (t.status = 'closed' AND t.closed_at >= ${from}::timestamptz AND t.closed_at <= ${to}::timestamptz)
-           OR ${inW('t.registered_at')} OR ${inW('t.dispatched_at')} OR ${inW('t.accepted_at')} OR ${inW('t.resolved_at')})
-    ), rules AS (
-      SELECT urgency, ${rule('register')} AS reg_rule, ${rule('dispatch')} AS disp_rule, ${rule('resolve')} AS res_rule
-        FROM ticket_deadline_rules GROUP BY urgency
-    ), x AS (
-      SELECT w.*, rules.reg_rule, rules.disp_rule, rules.res_rule FROM w JOIN rules ON rules.urgency = w.urgency
-    )
-    SELECT t.k,
-      count(*) FILTER (WHERE ${dueIn})::int AS due_in,
-      count(*) FILTER (WHERE ${dueIn} AND t.status = 'closed' AND t.closed_at <= ${to}::timestamptz)::int AS closed,
-      count(*) FILTER (WHERE ${dueIn} AND t.status = 'closed' AND t.closed_at <= ${to}::timestamptz AND t.closed_at <= t.due_at)::int AS on_time,
-      count(*) FILTER (WHERE ${inW('t.registered_at')})::int AS reg_n,
-      count(*) FILTER (WHERE ${inW('t.registered_at')} AND t.registered_at <= t.received_at + t.reg_rule)::int AS reg_ok,
-      count(*) FILTER (WHERE ${inW('t.dispatched_at')})::int AS disp_n,
-      count(*) FILTER (WHERE ${inW('t.dispatched_at')} AND t.dispatched_at <= coalesce(t.registered_at, t.received_at) + t.disp_rule)::int AS disp_ok,
-      count(*) FILTER (WHERE ${inW('t.resolved_at')})::int AS res_n,
-      count(*) FILTER (WHERE ${inW('t.resolved_at')} AND t.resolved_at <= coalesce(t.dispatched_at, t.escalated_at, t.received_at) + t.res_rule)::int AS res_ok,
-      count(*) FILTER (WHERE ${closedW})::int AS closed_w,
-      count(*) FILTER (WHERE ${closedW} AND t.reworks > 0)::int AS reworked,
-      count(*) FILTER (WHERE ${closedW} AND t.satisfaction IS NOT NULL)::int AS rated,
-      count(*) FILTER (WHERE ${closedW} AND t.satisfaction IN ('satisfied', 'basic'))::int AS satisfied,
-      percentile_cont(0.5) WITHIN GROUP (ORDER BY ${minutes('t.registered_at', 't.received_at')}) FILTER (WHERE ${inW('t.registered_at')}) AS acc_med,
-      percentile_cont(0.9) WITHIN GROUP (ORDER BY ${minutes('t.registered_at', 't.received_at')}) FILTER (WHERE ${inW('t.registered_at')}) AS acc_p90,
-      percentile_cont(0.5) WITHIN GROUP (ORDER BY ${minutes('t.dispatched_at', 't.registered_at')}) FILTER (WHERE ${inW('t.dispatched_at')} AND t.registered_at IS NOT NULL) AS dsp_med,
-      percentile_cont(0.9) WITHIN GROUP (ORDER BY ${minutes('t.dispatched_at', 't.registered_at')}) FILTER (WHERE ${inW('t.dispatched_at')} AND t.registered_at IS NOT NULL) AS dsp_p90,
-      percentile_cont(0.5) WITHIN GROUP (ORDER BY ${minutes('t.accepted_at', 't.dispatched_at')}) FILTER (WHERE ${inW('t.accepted_at')} AND t.dispatched_at IS NOT NULL AND t.dispatched_at <= t.accepted_at) AS rsp_med,
-      percentile_cont(0.9) WITHIN GROUP (ORDER BY ${minutes('t.accepted_at', 't.dispatched_at')}) FILTER (WHERE ${inW('t.accepted_at')} AND t.dispatched_at IS NOT NULL AND t.dispatched_at <= t.accepted_at) AS rsp_p90,
-      percentile_cont(0.5) WITHIN GROUP (ORDER BY ${minutes('t.resolved_at', 't.accepted_at')}) FILTER (WHERE ${inW('t.resolved_at')} AND t.accepted_at IS NOT NULL AND t.accepted_at <= t.resolved_at) AS hdl_med,
-      percentile_cont(0.9) WITHIN GROUP (ORDER BY ${minutes('t.resolved_at', 't.accepted_at')}) FILTER (WHERE ${inW('t.resolved_at')} AND t.accepted_at IS NOT NULL AND t.accepted_at <= t.resolved_at) AS hdl_p90,
-      count(*) FILTER (WHERE ${inW('t.dispatched_at')} AND t.registered_at IS NOT NULL)::int AS dsp_n,
-      count(*) FILTER (WHERE ${inW('t.accepted_at')} AND t.dispatched_at IS NOT NULL AND t.dispatched_at <= t.accepted_at)::int AS rsp_n,
-      count(*) FILTER (WHERE ${inW('t.resolved_at')} AND t.accepted_at IS NOT NULL AND t.accepted_at <= t.resolved_at)::int AS hdl_n
-      FROM x t
-     GROUP BY t.k`);
-  return new Map(rows.map((r) => [r.k, r]));
-}
-
-/** Tickets received in the window per key (a worker's: those they reported). */
-async function receivedCounts(db: Queryable, scope: Scope, level: StatsLevel, parentPath: string, w: KpiWindow): Promise<Map<string, number>> {
-  const key = level === 'worker' ? raw('t.reporter_worker_id::text') : ticketKey(level);
-  const { rows } = await db.query<{ k: string; n: number }>(sql`
-    SELECT ${key} AS k, count(*)::int AS n FROM tickets t
-     WHERE ${scope.covers('t.grid_path')} AND t.grid_path LIKE ${likePrefix(parentPath)}
-       AND t.received_at >= ${ts(w.from)}::timestamptz AND t.received_at <= ${ts(w.to)}::timestamptz
-       ${level === 'worker' ? sql`AND t.reporter_worker_id IS NOT NULL` : sql``}
-     GROUP BY 1`);
-  return new Map(rows.map((r) => [r.k, r.n]));
-}
-
-/** Open tickets past their running stage's or closing deadline now, per key. */
-async function overdueOpen(db: Queryable, scope: Scope, level: StatsLevel, parentPath: string, now: number): Promise<Map<string, number>> {
-  const { rows } = await db.query<{ k: string; n: number }>(sql`
-    SELECT ${ticketKey(level)} AS k, count(*)::int AS n FROM tickets t
-     WHERE t.status NOT IN ('closed', 'cancelled') AND ${scope.covers('t.grid_path')} AND t.grid_path LIKE ${likePrefix(parentPath)}
-       AND (t.stage_due_at < ${ts(now)}::timestamptz OR t.due_at < ${ts(now)}::timestamptz)
-     GROUP BY 1`);
-  return new Map(rows.map((r) => [r.k, r.n]));
 }
 
 /** Workers on shift (a fix since Shanghai midnight) and online (a fix in the last 5 minutes), per key. */
@@ -288,37 +417,37 @@ export interface KpiComputeInput {
 }
 
 /** Every indicator for each key of the level under the parent. */
-export async function computeKpis(db: Queryable, scope: Scope, q: KpiComputeInput): Promise<Map<string, KpiValues>> {
-  const [tickets, received, overdue, online, coverage] = [
-    await ticketAggregates(db, scope, q.level, q.parentPath, q.window),
-    await receivedCounts(db, scope, q.level, q.parentPath, q.window),
-    await overdueOpen(db, scope, q.level, q.parentPath, q.window.now),
-    await onlineCounts(db, scope, q.level, q.parentPath, q.window.now, q.midnight),
-    await coverageCounts(db, scope, q.level, q.parentPath, q.fromDay, q.toDay, q.days),
-  ];
-  const keys = new Set<string>([...tickets.keys(), ...received.keys(), ...overdue.keys(), ...online.keys(), ...coverage.keys()]);
+export async function computeKpis(db: Db, scope: Scope, q: KpiComputeInput): Promise<Map<string, KpiValues>> {
+  // Independent reads: concurrent on a server pool (PGlite runs them one after another anyway).
+  const [tickets, open, online, coverage] = await Promise.all([
+    ticketCounts(db, scope, q.level, q.parentPath, q.window, q.fromDay, q.toDay),
+    openCounts(db, scope, q.level, q.parentPath, q.window),
+    onlineCounts(db, scope, q.level, q.parentPath, q.window.now, q.midnight),
+    coverageCounts(db, scope, q.level, q.parentPath, q.fromDay, q.toDay, q.days),
+  ]);
+  const keys = new Set<string>([...tickets.keys(), ...open.keys(), ...online.keys(), ...coverage.keys()]);
   const out = new Map<string, KpiValues>();
   for (const k of keys) {
-    const t = tickets.get(k);
+    const t = tickets.get(k) ?? emptyCounts();
     const o = online.get(k);
     const c = coverage.get(k);
     const v = emptyValues();
-    if (t) {
-      v.closedOnTimeRate = ratio(t.on_time, t.due_in);
-      v.closeRate = ratio(t.closed, t.due_in);
-      v.overdue = ratio(t.due_in - t.on_time, t.due_in);
-      v.registeredOnTimeRate = ratio(t.reg_ok, t.reg_n);
-      v.dispatchedOnTimeRate = ratio(t.disp_ok, t.disp_n);
-      v.handledOnTimeRate = ratio(t.res_ok, t.res_n);
-      v.reworkRate = ratio(t.reworked, t.closed_w);
-      v.satisfactionRate = ratio(t.satisfied, t.rated);
-      v.acceptDuration = duration(t.reg_n, t.acc_med, t.acc_p90);
-      v.dispatchDuration = duration(t.dsp_n, t.dsp_med, t.dsp_p90);
-      v.responseDuration = duration(t.rsp_n, t.rsp_med, t.rsp_p90);
-      v.handleDuration = duration(t.hdl_n, t.hdl_med, t.hdl_p90);
-    }
-    v.received = received.get(k) ?? 0;
-    v.overdueOpenNow = overdue.get(k) ?? 0;
+    const due = t.closed + (open.get(k)?.due ?? 0);
+    v.closedOnTimeRate = ratio(t.on_time, due);
+    v.closeRate = ratio(t.closed, due);
+    v.overdue = ratio(due - t.on_time, due);
+    v.registeredOnTimeRate = ratio(t.reg_ok, t.reg_n);
+    v.dispatchedOnTimeRate = ratio(t.disp_ok, t.disp_n);
+    v.handledOnTimeRate = ratio(t.res_ok, t.res_n);
+    v.reworkRate = ratio(t.reworked, t.closed);
+    v.satisfactionRate = ratio(t.satisfied, t.rated);
+    const dur = (h: Histogram) => duration(Object.values(h).reduce((a, b) => a + b, 0), histogramPercentile(h, 0.5), histogramPercentile(h, 0.9));
+    v.acceptDuration = dur(t.acc);
+    v.dispatchDuration = dur(t.dsp);
+    v.responseDuration = dur(t.rsp);
+    v.handleDuration = dur(t.hdl);
+    v.received = t.received;
+    v.overdueOpenNow = open.get(k)?.late ?? 0;
     if (o) v.onlineRate = ratio(o.on, o.shift);
     if (c) v.patrolCoverage = ratio(c.visited, c.total);
     out.set(k, v);

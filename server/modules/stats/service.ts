@@ -27,16 +27,11 @@ export interface ResolvedWindow {
   now: number;
 }
 
-/** A Shanghai date 'YYYY-MM-DD' → its midnight; an ISO time → itself. */
+/** A Shanghai date 'YYYY-MM-DD' → its midnight (or the last millisecond of that day for `end`). */
 function parseBound(value: string, end: boolean): number {
-  if (/^\d{4}-\d{2}-\d{2}$/.test(value)) {
-    const midnight = Date.parse(`${value}T00:00:00Z`) - SHANGHAI_OFFSET_MS;
-    if (!Number.isFinite(midnight)) throw new AppError('VALIDATION_FAILED', `"${value}" is not a date.`);
-    return end ? midnight + DAY_MS - 1 : midnight;
-  }
-  const t = Date.parse(value);
-  if (!Number.isFinite(t) || !/^\d{4}-\d{2}-\d{2}T/.test(value)) throw new AppError('VALIDATION_FAILED', `"${value}" is not a date or an ISO-8601 time.`);
-  return t;
+  const midnight = /^\d{4}-\d{2}-\d{2}$/.test(value) ? Date.parse(`${value}T00:00:00Z`) - SHANGHAI_OFFSET_MS : NaN;
+  if (!Number.isFinite(midnight)) throw new AppError('VALIDATION_FAILED', `"${value}" is not a date (YYYY-MM-DD, Asia/Shanghai).`);
+  return end ? midnight + DAY_MS - 1 : midnight;
 }
 
 /** The first instant of the Shanghai month holding `ms`. */
@@ -54,9 +49,10 @@ export function monthBounds(month: string): { from: number; to: number } {
 }
 
 /**
- * today: since the last midnight in Shanghai; 7d / 30d: the last 7 or 30 × 24 h; month: since the
- * first of this Shanghai month; from/to (window 'range', implied when from is given): Shanghai dates
- * (to includes its whole day) or ISO times, at most 366 days. `to` is never later than now.
+ * Windows are whole Shanghai calendar days (the rollups are daily): today since midnight; 7d and
+ * 30d the last 7 or 30 days including today (近7天 / 近30天); month since the first of this month;
+ * from/to (window 'range', implied when from is given) Shanghai dates, both days included, at most
+ * 366 days. `to` is never later than now.
  */
 export function resolveWindow(q: { window?: StatsWindow | undefined; from?: string | undefined; to?: string | undefined }, now: number): ResolvedWindow {
   const window: StatsWindow = q.window ?? (q.from !== undefined ? 'range' : 'today');
@@ -64,9 +60,9 @@ export function resolveWindow(q: { window?: StatsWindow | undefined; from?: stri
     case 'today':
       return { window, from: shanghaiMidnight(now), to: now, now };
     case '7d':
-      return { window, from: now - 7 * DAY_MS, to: now, now };
+      return { window, from: shanghaiMidnight(now) - 6 * DAY_MS, to: now, now };
     case '30d':
-      return { window, from: now - 30 * DAY_MS, to: now, now };
+      return { window, from: shanghaiMidnight(now) - 29 * DAY_MS, to: now, now };
     case 'month':
       return { window, from: shanghaiMonthStart(now), to: now, now };
     case 'range': {
@@ -74,7 +70,7 @@ export function resolveWindow(q: { window?: StatsWindow | undefined; from?: stri
       const from = parseBound(q.from, false);
       const to = Math.min(q.to === undefined ? now : parseBound(q.to, true), now);
       if (to < from) throw new AppError('VALIDATION_FAILED', '`to` is before `from`.');
-      if (to - from > MAX_WINDOW_DAYS * DAY_MS) throw new AppError('VALIDATION_FAILED', `A window is at most ${MAX_WINDOW_DAYS} days.`);
+      if (to - from >= MAX_WINDOW_DAYS * DAY_MS) throw new AppError('VALIDATION_FAILED', `A window is at most ${MAX_WINDOW_DAYS} days.`);
       return { window, from, to, now };
     }
   }
@@ -133,16 +129,16 @@ export class StatsService {
   }
 
   async kpiRows(scope: Scope, level: StatsLevel, parentPath: string, window: ResolvedWindow): Promise<KpiRow[]> {
-    const [list, values] = [
-      await repo.entities(this.db, scope, level, parentPath),
-      await repo.computeKpis(this.db, scope, {
+    const [list, values] = await Promise.all([
+      repo.entities(this.db, scope, level, parentPath),
+      repo.computeKpis(this.db, scope, {
         level,
         parentPath,
         window,
         midnight: shanghaiMidnight(window.now),
         ...dayRange(window.from, window.to),
       }),
-    ];
+    ]);
     return rankRows(list.map((e) => ({ code: e.code, name: e.name, level, rank: 0, values: values.get(e.code) ?? repo.emptyValues() })));
   }
 
