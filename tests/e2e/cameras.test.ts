@@ -129,6 +129,24 @@ describe.runIf(run)('cameras in the browser', () => {
     expect(errors).toEqual([]);
   }, 60_000);
 
+  test('附近监控 on a ticket opens the four cameras nearest to it', async () => {
+    const dispatcher = await login(app, 'dispatcher');
+    const filed = await app.inject({ method: 'POST', url: '/api/tickets', headers: dispatcher, payload: { category: 'safety.fire', urgency: 'immediate', lon: point.lon, lat: point.lat, description: '路口积水，需查看监控（端到端）' } });
+    expect(filed.statusCode, filed.body).toBe(201);
+    const ticket = filed.json() as { id: number; number: string };
+    const res = await app.inject({ method: 'GET', url: `/api/cameras/nearest?lon=${point.lon}&lat=${point.lat}&limit=4`, headers: dispatcher });
+    const expected = (res.json() as NearestCameras).items.map((c) => c.id);
+    const page = await open(1920, 1080);
+    await signIn(page, base, 'dispatcher');
+    await page.waitForURL(`${base}/dispatch`);
+    await page.locator(`[data-testid=ticket-row][data-number="${ticket.number}"]`).click();
+    await page.getByTestId('ticket-detail').getByTestId('cameras-nearby').click();
+    await page.waitForURL(/\/cameras\?/);
+    const shown = await waitFor('the nearest cameras on the wall', () => page.locator('[data-testid=camera-player]').evaluateAll((els) => els.map((e) => Number((e as HTMLElement).dataset.camera))), (ids) => ids.length === 4, 10_000);
+    expect(shown).toEqual(expected);
+    await waitFor('a nearby camera live', () => page.locator('[data-testid=camera-player][data-state=live]').count(), (n) => n >= 1, 15_000);
+  }, 60_000);
+
   test('16 views at 4K, and the nearest cameras open from a point (around this incident)', async () => {
     const page = await open(3840, 2160);
     await signIn(page, base, 'operator');
