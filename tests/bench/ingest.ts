@@ -13,6 +13,8 @@
  *   --engine=pglite  only the PGlite run
  *   --quick          short phases, for checking the benchmark itself (figures not for the docs)
  *   --tick-ms=N      the hub's delta tick (default: the configured TICK_MS default, 50)
+ *   --steady-only    only the warm-up and the steady phase (with the durability check), printed as
+ *                    one line: for comparing two versions of the pipeline run after run (no report)
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
@@ -32,6 +34,7 @@ import type { ChildMessage, ParentMessage, Phase, PhaseResult } from './lib/prot
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const args = process.argv.slice(2);
 const QUICK = args.includes('--quick');
+const STEADY_ONLY = args.includes('--steady-only');
 const ENGINES: ('postgres' | 'pglite')[] = args.includes('--engine=pglite') ? ['pglite'] : args.includes('--pglite') ? ['postgres', 'pglite'] : ['postgres'];
 const WORKERS = 100_000;
 const DASHBOARDS = 100;
@@ -245,6 +248,25 @@ async function runEngine(engine: 'postgres' | 'pglite'): Promise<EngineRun> {
   // One full round of the work force first: every worker's first fix also turns them online.
   await runPhase(stream('warm-up (first fix of every worker)', steadyRate, 0, WORKERS / steadyRate));
   const steady = await runPhase(stream(`steady ${fmt(steadyRate)}/s`, steadyRate, 2, 25));
+  if (STEADY_ONLY) {
+    await child.stop();
+    const acknowledged = phases.reduce((a, p) => a + p.child.acknowledgedAll, 0);
+    await closeApp();
+    const rows = await countPositions(db);
+    const c = steady.child;
+    const w = steady.server.writer;
+    console.log(
+      `STEADY ${engine}: offered ${fmt(c.offeredPerS)}/s achieved ${fmt(c.storedPerS)}/s; ack p50/p99 ${fmt(c.ack.p50)}/${fmt(c.ack.p99)} ms; ` +
+        `dashboard p50/p95/p99 ${fmt(c.dashboard.p50)}/${fmt(c.dashboard.p95)}/${fmt(c.dashboard.p99)} ms; send→tick p50/p99 ${fmt(c.toTick.p50)}/${fmt(c.toTick.p99)} ms; ` +
+        `tick→dashboard p50/p99 ${fmt(c.fromTick.p50)}/${fmt(c.fromTick.p99)} ms; server ${fmt(steady.server.cpu.selfPct)} %, postgres ${fmt(steady.server.cpu.postgresPct)} %, ` +
+        `child ${fmt(c.childCpuPct)} %, other ${fmt(otherCpu(steady))} % of a core; rows/batch ${fmt(w.batches ? w.rows / w.batches : 0)}; ` +
+        `rows ${rows} = acknowledged ${acknowledged}: ${rows === acknowledged ? 'ok' : 'MISMATCH'}`,
+    );
+    cleanups.pop();
+    cleanups.pop();
+    await cleanups.pop()!();
+    return { engine, versions: scratch.versions, setupS, phases, maxSustained: undefined, saturation: undefined, baselines: [], verified: { expected: acknowledged, found: rows } };
+  }
 
   // Step up from the steady rate until the achieved rate falls short of the offered one; if the
   // steady rate itself was not sustained, step down until one is.
@@ -499,6 +521,7 @@ async function main(): Promise<void> {
     await cleanup();
     clearTimeout(watchdog);
   }
+  if (STEADY_ONLY) return;
   const rep = report(runs);
   console.log(Object.entries(rep.machine).map(([k, v]) => `${k}: ${v}`).join('\n') + '\n');
   printReport(rep);
