@@ -92,6 +92,7 @@ const en: Messages<typeof zhCN> = {
     ticket: { red: 'Overdue ticket', amber: 'Due soon', ok: 'Urgent ticket' },
   },
   card: {
+    close: 'Close',
     grid: 'Grid',
     phone: 'Phone',
     status: 'Status',
@@ -111,6 +112,7 @@ const en: Messages<typeof zhCN> = {
   },
   map: {
     failed: 'The map could not load: check the connection to the server',
+    keyboardHint: 'Map: arrow keys move between workers, Enter pins a worker’s card, Esc closes it; Shift+arrows pan, +/- zoom',
   },
   dispatch: {
     title: 'Dispatch desk',

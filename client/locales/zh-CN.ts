@@ -89,6 +89,7 @@ export default {
     ticket: { red: '超期工单', amber: '临期工单', ok: '紧急工单' },
   },
   card: {
+    close: '关闭',
     grid: '所属网格',
     phone: '联系电话',
     status: '状态',
@@ -108,6 +109,7 @@ export default {
   },
   map: {
     failed: '地图加载失败，请检查与服务器的连接',
+    keyboardHint: '地图：方向键在人员间移动，回车固定人员卡片，Esc 关闭；Shift+方向键平移，+/- 缩放',
   },
   dispatch: {
     title: '指挥调度台',

@@ -1,5 +1,5 @@
 /**
- * A read-only window into the maps on the page, at `window.__gridline.maps`: what deck.gl drew and
+ * A window into the maps on the page, at `window.__gridline.maps` (read-only but for `showLayers`): what deck.gl drew and
  * which territory the tiles delivered. The end-to-end tests check the wall through it, and support
  * staff can use it from the browser console on a wall that "shows nothing".
  */
@@ -19,6 +19,22 @@ export interface MapDiagnostics {
   idle(): boolean;
   zoom(): number;
   /**
+   * When each part of the map was first on screen, ms since the page's navigation started (the GPU
+   * finished that frame); absent until it has been.
+   */
+  firstFrames(): Partial<Record<FirstFramePart, number>>;
+  /** The style's layers in drawing order, deck.gl's interleaved groups included (`deck-maplibre-layer-group-…`). */
+  layerOrder(): string[];
+  /** Shows or hides the map's label layers and deck.gl's layers (workers, heat, tickets), for support and tests. */
+  showLayers(what: { labels?: boolean; overlays?: boolean }): void;
+  /**
+   * The labels a symbol layer drew (after collision), one per name, at their anchors in page (CSS)
+   * pixels. A label's placed text may sit off its anchor (variable anchors).
+   */
+  renderedLabels(layerId: string): { name: string; x: number; y: number }[];
+  /** Names of the labels of one level ('street', 'community', 'grid') whose point lies in view, drawn or not. */
+  labelsInView(level: string): string[];
+  /**
    * The ticket heatmap: the response handed to the map (cells, tickets counted, window, class) and
    * whether its layer is among those deck.gl draws now (false while hidden or still loading).
    */
@@ -30,6 +46,9 @@ export interface MapDiagnostics {
   /** Picks (GPU picking, as a hover does) at the ticket's marker: the ticket id found there. */
   pickTicketNear(id: number): number | null;
 }
+
+/** The parts of a wall's first full frame: territory tiles, workers, ticket heat, ticket markers. */
+export type FirstFramePart = 'tiles' | 'workers' | 'heat' | 'tickets';
 
 export interface HeatDiagnostics {
   drawn: boolean;

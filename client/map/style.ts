@@ -32,8 +32,20 @@ export function labelSizes(scale: number): Record<(typeof LABEL_LAYERS)[number],
   };
 }
 
+/**
+ * Zoom at which the community and grid labels appear, at a scale. A wall twice as wide fits the
+ * district one zoom level deeper with text twice as large: shifted by log₂(scale), the names appear
+ * at the same density on every wall, so the fitted district view (the old town's dozens of small
+ * communities in the west included) shows the streets' names alone, and zooming in brings the rest.
+ */
+export function labelMinZooms(scale: number): Record<'label-community' | 'label-grid', number> {
+  const shift = Math.log2(Math.max(1, scale));
+  return { 'label-community': 12 + shift, 'label-grid': 14 + shift };
+}
+
 export function buildMapStyle({ tilesUrl, basemapUrl, scale }: StyleOptions): StyleSpecification {
   const sizes = labelSizes(scale);
+  const minZooms = labelMinZooms(scale);
   const line = (width: number) => width * scale;
   const layers: Layer[] = [{ id: 'background', type: 'background', paint: { 'background-color': '#050d1a' } }];
   const sources: StyleSpecification['sources'] = {
@@ -132,7 +144,7 @@ export function buildMapStyle({ tilesUrl, basemapUrl, scale }: StyleOptions): St
       type: 'symbol',
       source: TILE_SOURCE,
       'source-layer': 'labels',
-      minzoom: 14,
+      minzoom: minZooms['label-grid'],
       filter: ['==', ['get', 'level'], 'grid'],
       layout: { 'text-field': ['get', 'name'], 'text-font': LABEL_FONT, 'text-size': sizes['label-grid'] as number, 'text-padding': 4 },
       paint: { 'text-color': '#8fb3d9', 'text-halo-color': '#050d1a', 'text-halo-width': 1.5 * scale },
@@ -142,7 +154,7 @@ export function buildMapStyle({ tilesUrl, basemapUrl, scale }: StyleOptions): St
       type: 'symbol',
       source: TILE_SOURCE,
       'source-layer': 'labels',
-      minzoom: 12,
+      minzoom: minZooms['label-community'],
       filter: ['==', ['get', 'level'], 'community'],
       layout: { 'text-field': ['get', 'name'], 'text-font': LABEL_FONT, 'text-size': sizes['label-community'] as number, 'text-padding': 6 },
       paint: { 'text-color': '#bcd7f5', 'text-halo-color': '#050d1a', 'text-halo-width': 1.6 * scale },
@@ -160,8 +172,9 @@ export function buildMapStyle({ tilesUrl, basemapUrl, scale }: StyleOptions): St
         'text-size': sizes['label-street'] as number,
         'text-letter-spacing': 0.12,
         'text-padding': 2,
-        // The old-town streets are small at district zoom: let names move off-centre to fit.
-        'text-variable-anchor': ['center', 'top', 'bottom'],
+        // The old-town streets are small at district zoom: let names move off-centre to fit, in any
+        // direction, so each of them finds a place beside its neighbours'.
+        'text-variable-anchor': ['center', 'top', 'bottom', 'left', 'right', 'top-left', 'top-right', 'bottom-left', 'bottom-right'],
         'text-radial-offset': 0.6,
       },
       paint: { 'text-color': '#e8f3ff', 'text-halo-color': '#03101f', 'text-halo-width': 2.2 * scale },

@@ -51,13 +51,25 @@ const urgentOf = new WeakMap<readonly AttentionMarker[], AttentionMarker[]>();
  * Tickets needing attention as rings (not dots, so they never read as workers): a soft glow for
  * amber and red, a dark rim so the ring holds its edge on a bright heatmap, the coloured ring with a
  * dark centre, and a bright core. Red ones are the largest. Sized in pixels, so they stay visible at
- * district zoom, and drawn above everything else on the map. `focusId`: the hovered or pinned
- * ticket, drawn with a heavier ring.
+ * district zoom, and drawn above the heat and the workers but under the map's labels (`beforeId`,
+ * interleaved): street and community names keep priority over the rings, which they cross with a
+ * dark halo. `focusId`: the hovered or pinned ticket, drawn with a heavier ring.
  */
-export function ticketMarkerLayers(markers: readonly AttentionMarker[], scale: number, focusId: number | null): ScatterplotLayer<AttentionMarker>[] {
+export function ticketMarkerLayers(
+  markers: readonly AttentionMarker[],
+  scale: number,
+  focusId: number | null,
+  beforeId?: string,
+): ScatterplotLayer<AttentionMarker>[] {
   let urgent = urgentOf.get(markers);
   if (!urgent) urgentOf.set(markers, (urgent = markers.filter((m) => m.alert !== 'ok')));
-  const common = { radiusUnits: 'pixels', lineWidthUnits: 'pixels', getPosition: position, parameters: { depthCompare: 'always' } } as const;
+  const common = {
+    radiusUnits: 'pixels',
+    lineWidthUnits: 'pixels',
+    getPosition: position,
+    parameters: { depthCompare: 'always' },
+    ...(beforeId ? { beforeId } : {}),
+  } as const;
   const ring = (m: AttentionMarker) => (m.alert === 'red' ? 10.5 : 8.5) * scale;
   const width = (m: AttentionMarker) => (m.ticket.id === focusId ? 4.6 : 3) * scale;
   return [

@@ -3,7 +3,8 @@ import { computed, shallowRef } from 'vue';
 import type { WorkerDto } from '@shared/api';
 import { WORKER_ROLES, type WorkerRole } from '@shared/domain';
 import { WORKER_FLAGS, viewWorkerFrame, type PresenceChange, type WorkerFrame } from '@shared/realtime';
-import { api } from '@client/api';
+import type { OnlineHistory } from '@shared/workers-api';
+import { api, request } from '@client/api';
 import { ALARM_COLOR, OFFLINE_COLOR, ROLE_COLORS, UNKNOWN_COLOR } from '@client/map/colors';
 
 /** Speed value meaning "unknown" in LiveWorkers.speed (the wire's sentinel). */
@@ -62,7 +63,9 @@ export interface PresenceEvent {
 const HISTORY_STEP_MS = 10_000;
 /** Panels refresh their figures at most this often: a wall shows numbers, not a 10 Hz blur. */
 const PANEL_REFRESH_MS = 1000;
-const HISTORY_LENGTH = 180;
+/** How far back the online trend reaches: the server's stored presence, then the live samples. */
+export const ONLINE_HISTORY_HOURS = 2;
+const HISTORY_WINDOW_MS = ONLINE_HISTORY_HOURS * 3_600_000;
 const RECENT_EVENTS = 12;
 
 function emptyLive(): LiveWorkers {
@@ -150,7 +153,10 @@ export const useWorkersStore = defineStore('workers', () => {
   const roster = shallowRef<ReadonlyMap<number, WorkerDto>>(new Map());
   const rosterLoaded = shallowRef(false);
   const live = shallowRef<LiveWorkers>(emptyLive());
-  /** Field workers online over time, one sample per HISTORY_STEP_MS of server time: [t ms, online]. */
+  /**
+   * Field workers online over time, [t ms of server time, online]: the server's per-minute history
+   * of the last hours (loadOnlineHistory), then one live sample per HISTORY_STEP_MS.
+   */
   const onlineHistory = shallowRef<ReadonlyArray<readonly [number, number]>>([]);
   const recentPresence = shallowRef<readonly PresenceEvent[]>([]);
   let rosterRequest: Promise<void> | null = null;
@@ -220,9 +226,29 @@ export const useWorkersStore = defineStore('workers', () => {
       const role = roster.value.get(state.ids[i]!)?.role;
       if (role && role !== 'party_member') online++;
     }
-    const next = history.length >= HISTORY_LENGTH ? history.slice(1) : history.slice();
+    const next = history.slice(firstInWindow(history, state.t));
     next.push([state.t, online]);
     onlineHistory.value = next;
+  }
+
+  /** Index of the first entry inside the window ending at `end`. */
+  function firstInWindow(history: ReadonlyArray<readonly [number, number]>, end: number): number {
+    let i = 0;
+    while (i < history.length && history[i]![0] < end - HISTORY_WINDOW_MS) i++;
+    return i;
+  }
+
+  /**
+   * The last hours of the online count from the server's stored presence, so the trend is whole
+   * the moment a wall (re)loads; live samples newer than the server's last minute are kept after it.
+   */
+  async function loadOnlineHistory(): Promise<void> {
+    const h = await request<OnlineHistory>('/api/workers/online-history', { query: { hours: ONLINE_HISTORY_HOURS } });
+    const stored: (readonly [number, number])[] = h.t.map((t, i) => [t, h.online[i]!] as const);
+    const lastStored = stored[stored.length - 1]?.[0] ?? -Infinity;
+    const merged = [...stored, ...onlineHistory.value.filter(([t]) => t > lastStored)];
+    const end = merged[merged.length - 1]?.[0] ?? 0;
+    onlineHistory.value = merged.slice(firstInWindow(merged, end));
   }
 
   /** Replaces everything with a snapshot frame. */
@@ -361,6 +387,7 @@ export const useWorkersStore = defineStore('workers', () => {
     recentPresence,
     stats,
     loadRoster,
+    loadOnlineHistory,
     applySnapshot,
     applyDelta,
     applyPresence,
