@@ -77,9 +77,10 @@ async function main(): Promise<void> {
   const videoConfig = loadVideoConfig(process.env, config.dataDir, config.host);
   const janus = videoConfig.mode === 'off' ? undefined : new JanusSupervisor(videoConfig, log);
   if (janus) {
-    const up = await janus.start();
-    log(up ? `Video: Janus ${janus.control.health().janus ?? ''} ${videoConfig.mode === 'child' ? `started (pid ${janus.pid}), browsers connect on port ${videoConfig.wsPort}` : `at ${videoConfig.controlUrl}`}.`
-      : `Video: Janus did not answer (${janus.control.health().reason ?? 'unknown'}); consults stay unavailable until it does.`);
+    // In the background: the server does not wait for video (health says 'unavailable' meanwhile).
+    void janus.start().then((up) => log(up
+      ? `Video: Janus ${janus.control.health().janus ?? ''} ${videoConfig.mode === 'child' ? `running (pid ${janus.pid ?? '?'})` : `at ${videoConfig.controlUrl}`}; browsers reach it through /api/video/janus.`
+      : `Video: Janus did not answer (${janus.control.health().reason ?? 'unknown'}); consults stay unavailable until it does.`));
   } else {
     log(`Video consults unavailable: ${videoConfig.offReason ?? ''}`);
   }

@@ -127,6 +127,16 @@ describe.runIf(run)('video consult in the browser', () => {
   }
 
   test('the worker answers, a leader joins, the wall subscribes: every remote video decodes on every page', async () => {
+    try {
+      await fullCall();
+    } finally {
+      // Their decoders would slow every later test on a two-core machine.
+      await leader?.context().close().catch(() => {});
+      await wall?.context().close().catch(() => {});
+    }
+  }, 300_000);
+
+  async function fullCall(): Promise<void> {
     const rangAt = await callFromDesk();
     await phone.getByTestId('consult-incoming').waitFor({ timeout: 10_000 });
     await expect(phone.getByTestId('consult-incoming').textContent()).resolves.toContain('楼道堆放杂物');
@@ -134,20 +144,31 @@ describe.runIf(run)('video consult in the browser', () => {
     await phone.getByTestId('consult-answer').click();
 
     // Desk ↔ phone: each decodes the other within 10 s.
-    await waitFor('the desk decoding the worker', () => frames(desk), allDecoding(1), 10_000);
-    const firstFrameMs = Date.now() - rangAt;
-    await waitFor('the phone decoding the desk', () => frames(phone), allDecoding(1), 10_000);
+    const answeredAt = Date.now();
+    await waitFor('the desk decoding the worker', () => frames(desk), allDecoding(1), 60_000);
+    await waitFor('the phone decoding the desk', () => frames(phone), allDecoding(1), 60_000);
+    const firstAt = async (p: Page) => Math.max(...(await p.$$eval('[data-testid=consult-remote]', (els) => els.map((e) => Number((e as HTMLElement).dataset.firstFrameAt)))));
+    const firstFrameMs = (await firstAt(desk)) - rangAt;
+    expect((await firstAt(desk)) - answeredAt).toBeLessThanOrEqual(10_000);
+    expect((await firstAt(phone)) - answeredAt).toBeLessThanOrEqual(10_000);
     console.error(`[consult e2e] ring → first remote frame on the desk: ${firstFrameMs} ms`);
 
     // The leader joins from the wall.
     leader = await open(1920, 1080, false, 'leader');
     await signIn(leader, base, 'leader');
     await leader.waitForURL(`${base}/wall`);
-    await leader.getByTestId('consult-wall-tile').waitFor({ timeout: 20_000 });
-    await leader.getByTestId('consult-join').click();
+    await leader.getByTestId('consult-wall-tile').waitFor({ timeout: 60_000 });
+    // The wall's map animates every frame: a busy page never looks 'stable' to Playwright, so the click is dispatched.
+    await leader.getByTestId('consult-join').dispatchEvent('click');
     const joinedAt = Date.now();
     // Every side, from the moment the leader pressed 加入: within 10 s (each page's own getStats()).
-    const within = (page: Page, what: string) => waitFor(what, () => frames(page), allDecoding(2), 10_000 - (Date.now() - joinedAt)).then(() => Date.now() - joinedAt);
+    // Measured by each page's own clock: when its stats poll first saw framesDecoded > 0 on its newest
+    // remote video (a page starved of CPU answers the test's probes late, but its timestamps are its own).
+    const within = async (page: Page, what: string) => {
+      await waitFor(what, () => frames(page), allDecoding(2), 60_000);
+      const firsts = await page.$$eval('[data-testid=consult-remote]', (els) => els.map((e) => Number((e as HTMLElement).dataset.firstFrameAt)));
+      return Math.max(...firsts) - joinedAt;
+    };
     const [l, dk, ph] = await Promise.all([within(leader, 'the leader decoding desk and worker'), within(desk, 'the desk decoding worker and leader'), within(phone, 'the phone decoding desk and leader')])
       .catch(async (error: unknown) => {
         for (const [name, p] of [['leader', leader], ['desk', desk], ['phone', phone]] as const) {
@@ -157,16 +178,23 @@ describe.runIf(run)('video consult in the browser', () => {
         throw error;
       });
     console.error(`[consult e2e] leader joined → decoded on the leader's page ${l} ms, the desk ${dk} ms, the phone ${ph} ms`);
+    for (const ms of [l, dk, ph]) expect(ms).toBeLessThanOrEqual(10_000);
 
     // The operator's wall: subscribe only, no camera.
     wall = await open(1920, 1080, false, 'wall');
     await signIn(wall, base, 'operator');
     await wall.waitForURL(`${base}/wall`);
     const tile = wall.getByTestId('consult-wall-tile');
-    await tile.waitFor({ timeout: 20_000 });
+    // The wall's first load (map, layers) on a machine already encoding and decoding three calls is slow.
+    await tile.waitFor({ timeout: 60_000 }).catch(async (error: unknown) => {
+      await screenshot(wall, 'consult-failed-wall');
+      throw error;
+    });
     const wallFrom = Date.now();
-    await waitFor('the wall decoding all three', () => frames(wall), allDecoding(3), 10_000);
-    console.error(`[consult e2e] wall tile shown → all three decoded in ${Date.now() - wallFrom} ms`);
+    await waitFor('the wall decoding all three', () => frames(wall), allDecoding(3), 60_000);
+    const wallMs = Math.max(...(await wall.$$eval('[data-testid=consult-remote]', (els) => els.map((e) => Number((e as HTMLElement).dataset.firstFrameAt))))) - wallFrom;
+    console.error(`[consult e2e] wall tile shown → all three decoded in ${wallMs} ms (by the wall's clock)`);
+    expect(wallMs).toBeLessThanOrEqual(10_000);
     expect(await wall.locator('[data-testid=consult-call][data-mode=watch] [data-testid=consult-local]').count()).toBe(0);
     // Nobody decodes the wall: it publishes nothing.
     expect((await frames(desk)).length).toBe(2);
@@ -177,7 +205,7 @@ describe.runIf(run)('video consult in the browser', () => {
     await wall.setViewportSize({ width: 3840, height: 2160 });
     await wall.waitForTimeout(1500);
     await screenshot(wall, 'consult-wall-3840x2160-tile');
-    await wall.getByTestId('consult-enlarge').click();
+    await wall.getByTestId('consult-enlarge').dispatchEvent('click');
     await wall.waitForTimeout(800);
     await screenshot(wall, 'consult-wall-3840x2160-enlarged');
 
@@ -186,7 +214,8 @@ describe.runIf(run)('video consult in the browser', () => {
     const dispatcher = await login(app, 'dispatcher');
     await waitFor('the snapshot on the ticket', async () => (await app.inject({ method: 'GET', url: `/api/tickets/${ticket.id}`, headers: dispatcher })).json().photos.length, (n: number) => n >= 1, 10_000);
 
-    // The dispatcher ends it: every page's call closes, the wall's tile goes.
+    // The dispatcher ends it: every page's call closes, the wall's tile goes (the leader's and the
+    // wall's pages close in any case, see the finally below).
     await desk.getByTestId('consult-end').click();
     await waitFor('the phone’s call closing', () => phone.getByTestId('consult-call').count(), (n) => n === 0, 10_000);
     await waitFor('the wall tile going', () => wall.getByTestId('consult-wall-tile').count(), (n) => n === 0, 10_000);
@@ -194,7 +223,7 @@ describe.runIf(run)('video consult in the browser', () => {
     const entry = detail.timeline.find((e) => e.kind === 'consult');
     expect(entry?.note).toMatch(/^视频会商 \d+ 分 \d+ 秒/);
     expect(errors).toEqual([]);
-  }, 180_000);
+  }
 
   test('the worker declines: the desk is told at once', async () => {
     await callFromDesk();

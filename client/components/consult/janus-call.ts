@@ -113,7 +113,7 @@ export class JanusCall {
         this.publisher!.createOffer({
           tracks: [
             { type: 'audio', capture: true, recv: false },
-            { type: 'video', capture: { facingMode: { ideal: this.facing } }, recv: false },
+            { type: 'video', capture: this.videoConstraints(), recv: false },
           ],
           success: (offer: unknown) => this.publisher!.send({ message: { request: 'configure', audio: true, video: true }, jsep: offer }),
           error: (e: unknown) => this.events.error(`camera/microphone: ${String((e as Error)?.message ?? e)}`),
@@ -210,11 +210,16 @@ export class JanusCall {
     else this.publisher?.unmuteVideo();
   }
 
+  /** The scene sharp enough to read a sign, at a frame rate a phone on 4G and the wall's decoder keep up with. */
+  private videoConstraints(): MediaTrackConstraints {
+    return { facingMode: { ideal: this.facing }, width: { ideal: 960 }, height: { ideal: 540 }, frameRate: { ideal: 15, max: 20 } };
+  }
+
   /** Front ↔ rear camera (the phone opens on the rear one: the worker shows the scene). */
   switchCamera(): void {
     this.facing = this.facing === 'environment' ? 'user' : 'environment';
     this.publisher?.replaceTracks({
-      tracks: [{ type: 'video', mid: '1', capture: { facingMode: { ideal: this.facing } } }],
+      tracks: [{ type: 'video', mid: '1', capture: this.videoConstraints() }],
       success: () => this.emitLocal(),
       error: (e: unknown) => this.events.error(String(e)),
     });

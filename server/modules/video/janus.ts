@@ -7,7 +7,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomInt } from 'node:crypto';
-import { createWriteStream, type WriteStream } from 'node:fs';
+import { createWriteStream, readdirSync, readFileSync, type WriteStream } from 'node:fs';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -288,8 +288,21 @@ export class JanusSupervisor {
     this.control = new JanusControl(config);
   }
 
+  /** Janus's own process id (the shell's child), for CPU accounting. */
   get pid(): number | undefined {
-    return this.child?.pid;
+    const shell = this.child?.pid;
+    if (!shell) return undefined;
+    for (const entry of readdirSync('/proc')) {
+      if (!/^\d+$/.test(entry)) continue;
+      try {
+        const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+        const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+        if (Number(rest[1]) === shell && stat.includes('(janus)')) return Number(entry);
+      } catch {
+        // The process went away while we looked.
+      }
+    }
+    return undefined;
   }
 
   /** Starts (or connects) and waits until the control plane is up, at most `timeoutMs`. */
@@ -302,9 +315,14 @@ export class JanusSupervisor {
   private async spawnChild(): Promise<void> {
     const confDir = await writeJanusConfig(this.config);
     this.logStream ??= createWriteStream(path.join(this.config.runDir, 'janus.log'), { flags: 'a' });
-    const child = spawn(this.config.binary, ['-F', confDir, '-C', path.join(confDir, 'janus.jcfg'), '-o', '-D'], {
-      stdio: ['ignore', 'pipe', 'pipe'],
+    // Through a small shell that holds our stdin pipe: when this process dies in any way (kill -9
+    // included) the pipe closes and Janus is stopped, so no orphan keeps the ports. Janus exiting on
+    // its own ends the shell, and the exit handler below restarts it.
+    const child = spawn('/bin/sh', ['-c', 'exec 3<&0; "$@" </dev/null & j=$!; (read _ <&3; kill $j 2>/dev/null) & wait $j', 'janus-supervisor',
+      this.config.binary, '-F', confDir, '-C', path.join(confDir, 'janus.jcfg'), '-o', '-D'], {
+      stdio: ['pipe', 'pipe', 'pipe'],
     });
+    child.stdin?.on('error', () => {});
     this.child = child;
     child.stdout?.pipe(this.logStream, { end: false });
     child.stderr?.pipe(this.logStream, { end: false });
@@ -356,9 +374,20 @@ export class JanusSupervisor {
     await this.control.close();
     const child = this.child;
     if (child && child.exitCode === null) {
+      const janusPid = this.pid;
       const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+      // Closing the pipe makes the shell stop Janus (SIGTERM: it shuts down cleanly).
+      child.stdin?.end();
+      const timer = setTimeout(() => {
+        if (janusPid) {
+          try {
+            process.kill(janusPid, 'SIGKILL');
+          } catch {
+            // Gone already.
+          }
+        }
+        child.kill('SIGKILL');
+      }, 5000);
       await exited;
       clearTimeout(timer);
     }
