@@ -70,7 +70,8 @@ const SERVER_VARS = [
 
 /**
  * The server as `npm start` runs it, but quiet and bare: no simulator, no dashboard files, no
- * OsmAnd side port, no seeding (the database is prepared beforehand), warnings only.
+ * OsmAnd side port, no seeding (the database is prepared beforehand), no Janus child (VIDEO=0: parallel
+ * servers would contend for its ports), warnings only.
  */
 export function serverEnv(port: number, extra: Record<string, string>): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env };
@@ -83,6 +84,7 @@ export function serverEnv(port: number, extra: Record<string, string>): NodeJS.P
     SIMULATE: '0',
     SERVE_CLIENT: '0',
     SEED_REGION: '',
+    VIDEO: '0',
     LOG_LEVEL: 'warn',
     ...extra,
   };
