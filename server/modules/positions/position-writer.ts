@@ -15,10 +15,19 @@ interface Pending {
 export interface WriterOptions {
   /** Flush when this many fixes wait (a statement of ~1,000 rows reaches tens of thousands a second). */
   batchSize?: number;
-  /** …or when the oldest has waited this long, ms. */
+  /**
+   * …or when the oldest has waited this long, ms (default 5). Only while a write slot is free: with
+   * every slot busy, fixes wait for the next free one anyway and batches grow with the load.
+   */
   maxDelayMs?: number;
   /** Fixes waiting at most; past this `write()` refuses at once (WriterBusyError) instead of growing memory. */
   maxQueue?: number;
+  /**
+   * Batches written at once (default 2): the next batch starts while the one before it commits, so
+   * a fix arriving during a write does not wait for it to end. Results are still given out in batch
+   * order. 1 writes one batch at a time.
+   */
+  inFlight?: number;
 }
 
 /** The writer's queue is full: the database is slower than the devices. Retryable. */
@@ -34,14 +43,20 @@ const isRowError = (error: unknown) => /^2[23]/.test(String((error as { code?: u
 /**
  * Writes fixes to PostGIS in batches. Each `write()` resolves when its batch has committed — that is
  * when a device may be told its fix is stored — with 'duplicate' when that fix was already stored.
- * The queue is bounded. A batch that fails because of one row is split until the row is found, so
+ * Up to `inFlight` batches are written at once (each one statement, its own transaction); their
+ * results are given out in the order the batches were formed, so a device's fixes are acknowledged,
+ * and reach the live view, in the order they arrived. The queue is bounded. A batch that fails because of one row is split until the row is found, so
  * one bad fix never takes others down with it; a batch that fails because the database is away
  * rejects all its fixes (the devices send them again).
  */
 export class PositionWriter {
   private queue: Pending[] = [];
   private timer: NodeJS.Timeout | undefined;
-  private flushing: Promise<void> | undefined;
+  /** Batches being written. */
+  private writing = 0;
+  /** Settles once the newest batch's results have been given out (the next one waits for it). */
+  private delivered: Promise<void> = Promise.resolve();
+  private readonly inFlight: number;
   private readonly batchSize: number;
   private readonly maxDelayMs: number;
   readonly maxQueue: number;
@@ -53,8 +68,9 @@ export class PositionWriter {
     options: WriterOptions = {},
   ) {
     this.batchSize = options.batchSize ?? 1000;
-    this.maxDelayMs = options.maxDelayMs ?? 20;
+    this.maxDelayMs = options.maxDelayMs ?? 5;
     this.maxQueue = options.maxQueue ?? 50_000;
+    this.inFlight = Math.max(1, options.inFlight ?? 2);
   }
 
   /** Fixes waiting to be written (not counting the batch being written). */
@@ -77,20 +93,29 @@ export class PositionWriter {
   private kick(): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
-    // One flush at a time: fixes arriving meanwhile form the next, larger batch.
-    this.flushing ??= this.drain().finally(() => {
-      this.flushing = undefined;
-      if (this.queue.length > 0) this.kick();
-    });
-  }
-
-  private async drain(): Promise<void> {
-    while (this.queue.length > 0) {
-      await this.writeBatch(this.queue.splice(0, this.batchSize * 5));
+    // At most `inFlight` batches at once: fixes arriving while all are busy form the next, larger batch.
+    while (this.queue.length > 0 && this.writing < this.inFlight) {
+      const batch = this.queue.splice(0, this.batchSize * 5);
+      this.writing++;
+      const before = this.delivered;
+      const written = this.writeBatch(batch);
+      this.delivered = (async () => {
+        let deliver: (() => void) | undefined;
+        try {
+          deliver = await written;
+        } finally {
+          // The database is free for the next batch now, even while this one waits for its turn to answer.
+          this.writing--;
+          if (this.queue.length > 0) queueMicrotask(() => this.kick());
+        }
+        await before;
+        deliver();
+      })();
     }
   }
 
-  private async writeBatch(batch: Pending[]): Promise<void> {
+  /** Stores a batch; returns how to give out its results (done in batch order by the caller). */
+  private async writeBatch(batch: Pending[]): Promise<() => void> {
     // The same fix twice in one batch: the first one decides, the others are resends.
     const first = new Map<string, Pending>();
     const repeats: [Pending, Pending][] = [];
@@ -102,17 +127,23 @@ export class PositionWriter {
     }
     const unique = [...first.values()];
     const outcome = new Map<Pending, WriteResult | { error: unknown }>();
-    await this.storeSplitting(unique, outcome);
-    for (const p of unique) {
-      const o = outcome.get(p)!;
-      if (typeof o === 'string') p.resolve(o);
-      else p.reject(o.error);
+    try {
+      await this.storeSplitting(unique, outcome);
+    } catch (error) {
+      for (const p of unique) if (!outcome.has(p)) outcome.set(p, { error });
     }
-    for (const [p, f] of repeats) {
-      const o = outcome.get(f)!;
-      if (typeof o === 'string') p.resolve('duplicate');
-      else p.reject(o.error);
-    }
+    return () => {
+      for (const p of unique) {
+        const o = outcome.get(p)!;
+        if (typeof o === 'string') p.resolve(o);
+        else p.reject(o.error);
+      }
+      for (const [p, f] of repeats) {
+        const o = outcome.get(f)!;
+        if (typeof o === 'string') p.resolve('duplicate');
+        else p.reject(o.error);
+      }
+    };
   }
 
   private async storeSplitting(batch: Pending[], outcome: Map<Pending, WriteResult | { error: unknown }>): Promise<void> {
@@ -135,9 +166,12 @@ export class PositionWriter {
 
   /** Waits for everything queued so far to be stored (shutdown, tests). */
   async drainAll(): Promise<void> {
-    while (this.queue.length > 0 || this.flushing) {
-      if (!this.flushing) this.kick();
-      await this.flushing;
+    while (this.queue.length > 0 || this.writing > 0) {
+      if (this.queue.length > 0) this.kick();
+      await this.delivered;
+      // A batch started after `delivered` was read: wait for it on the next turn.
+      if (this.writing > 0) await new Promise((resolve) => setImmediate(resolve));
     }
+    await this.delivered;
   }
 }

@@ -127,11 +127,15 @@ export interface StoredFix {
 const nullable = (v: number | null) => (v === null || Number.isNaN(v) ? null : v);
 
 /**
- * Writes a batch in one transaction: history append (a fix already stored hits the primary key and
- * is skipped) plus the "latest" upsert, which only moves forward in time. Returns the keys
- * (`workerId:time`) of the history rows actually inserted, so a resent fix is told apart from a new one.
+ * Writes a batch in one statement, so in one transaction and one round trip: history append (a fix
+ * already stored hits the primary key and is skipped) plus the "latest" upsert, which only moves
+ * forward in time. Returns the keys (`workerId:time`) of the history rows actually inserted, so a
+ * resent fix is told apart from a new one. Rows go in in (worker, time) order: two batches written
+ * at once (the writer keeps two in flight) then take their row locks in the same order and cannot
+ * deadlock each other.
  */
-export async function storeFixes(db: { transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> }, fixes: StoredFix[]): Promise<Set<string>> {
+export async function storeFixes(db: Queryable, batch: StoredFix[]): Promise<Set<string>> {
+  const fixes = [...batch].sort((a, b) => a.workerId - b.workerId || a.time - b.time);
   const col = <K extends keyof StoredFix>(k: K) => fixes.map((f) => f[k]);
   const history = sql`
     INSERT INTO worker_positions (worker_id, recorded_at, received_at, geom, speed, heading, accuracy, battery, flags)
@@ -142,6 +146,7 @@ export async function storeFixes(db: { transaction<T>(fn: (tx: Queryable) => Pro
                   ${fixes.map((f) => nullable(f.heading))}::real[], ${fixes.map((f) => nullable(f.accuracy))}::real[],
                   ${fixes.map((f) => nullable(f.battery))}::real[], ${col('flags')}::int[])
         AS u(w, t, r, x, y, s, h, a, b, f)
+     ORDER BY u.w, u.t
     ON CONFLICT (worker_id, recorded_at) DO NOTHING
     RETURNING worker_id AS w, round(extract(epoch FROM recorded_at) * 1000)::float8 AS t`;
   // Latest: the newest fix per worker in this batch, and only if newer than what is stored.
@@ -150,7 +155,7 @@ export async function storeFixes(db: { transaction<T>(fn: (tx: Queryable) => Pro
     const prev = newest.get(f.workerId);
     if (!prev || f.time > prev.time) newest.set(f.workerId, f);
   }
-  const latest = [...newest.values()];
+  const latest = [...newest.values()]; // in worker order: `fixes` is sorted
   const lcol = <K extends keyof StoredFix>(k: K) => latest.map((f) => f[k]);
   const upsert = sql`
     INSERT INTO worker_positions_latest (worker_id, device_id, recorded_at, received_at, geom, speed, heading, accuracy, battery, flags)
@@ -162,15 +167,14 @@ export async function storeFixes(db: { transaction<T>(fn: (tx: Queryable) => Pro
                   ${latest.map((f) => nullable(f.accuracy))}::real[], ${latest.map((f) => nullable(f.battery))}::real[],
                   ${lcol('flags')}::int[])
         AS u(w, d, t, r, x, y, s, h, a, b, f)
+     ORDER BY u.w
     ON CONFLICT (worker_id) DO UPDATE SET device_id = EXCLUDED.device_id, recorded_at = EXCLUDED.recorded_at,
       received_at = EXCLUDED.received_at, geom = EXCLUDED.geom, speed = EXCLUDED.speed, heading = EXCLUDED.heading,
       accuracy = EXCLUDED.accuracy, battery = EXCLUDED.battery, flags = EXCLUDED.flags
     WHERE worker_positions_latest.recorded_at < EXCLUDED.recorded_at`;
-  return db.transaction(async (tx) => {
-    const inserted = await tx.query<{ w: number; t: number }>(history);
-    await tx.query(upsert);
-    return new Set(inserted.rows.map((r) => fixKey(Number(r.w), Number(r.t))));
-  });
+  // PostgreSQL runs the history insert first (the outer query reads it), the upsert to completion after it.
+  const inserted = await db.query<{ w: number; t: number }>(sql`WITH history AS (${history}), latest AS (${upsert}) SELECT w, t FROM history`);
+  return new Set(inserted.rows.map((r) => fixKey(Number(r.w), Number(r.t))));
 }
 
 export const fixKey = (workerId: number, time: number) => `${workerId}:${time}`;
