@@ -49,7 +49,7 @@ describe.runIf(run)('cameras in the browser', () => {
     contexts.push(context);
     const page = await context.newPage();
     page.on('pageerror', (e) => errors.push(`${e.name}: ${e.message}`));
-    if (process.env.CAMERAS_DEBUG) page.on('console', (m) => console.error(`[${m.type()}] ${m.text()}`));
+    if (process.env.CAMERAS_DEBUG) page.on('console', (m) => console.error(`[${m.type()}] ${m.text()} ${m.location().url}`));
     return page;
   }
 
@@ -146,6 +146,41 @@ describe.runIf(run)('cameras in the browser', () => {
     expect(shown).toEqual(expected);
     await waitFor('a nearby camera live', () => page.locator('[data-testid=camera-player][data-state=live]').count(), (n) => n >= 1, 15_000);
   }, 60_000);
+
+  test('an SOS opens its four nearest cameras on the wall when the setting is on', async () => {
+    const { rows: [w] } = await db.query<{ workerId: number; lon: number; lat: number }>(sql`
+      SELECT u.worker_id AS "workerId", ST_X(ST_PointOnSurface(g.geom)) AS lon, ST_Y(ST_PointOnSurface(g.geom)) AS lat
+        FROM users u JOIN workers wk ON wk.id = u.worker_id JOIN regions g ON g.code = wk.home_grid_code WHERE u.username = 'worker'`);
+    await app.ingest.registerDevice('e2e-cameras-sos', Number(w!.workerId), 'phone');
+    const page = await open(1920, 1080);
+    await signIn(page, base, 'operator');
+    await page.waitForURL(/\/wall$/);
+    await page.goto(`${base}/cameras?layout=4`);
+    await page.getByTestId('camera-open-on-sos').check();
+    await page.goto(`${base}/wall`);
+    await waitFor('the live link', () => page.getByTestId('link-status').getAttribute('data-status'), (st) => st === 'live' || st === 'stale', 60_000);
+    const fix = async (alarm?: string) => {
+      const params = new URLSearchParams({ id: 'e2e-cameras-sos', lat: Number(w!.lat).toFixed(7), lon: Number(w!.lon).toFixed(7), timestamp: String(Math.floor(Date.now() / 1000)), accuracy: '6' });
+      if (alarm) params.set('alarm', alarm);
+      const res = await fetch(`${base}/api/osmand?${params}`, { method: 'POST' });
+      await res.arrayBuffer();
+      expect(res.status).toBe(200);
+    };
+    await fix();
+    await new Promise((r) => setTimeout(r, 1100));
+    await fix('sos');
+    const operator = await login(app, 'operator');
+    const res = await app.inject({ method: 'GET', url: `/api/cameras/nearest?lon=${Number(w!.lon).toFixed(7)}&lat=${Number(w!.lat).toFixed(7)}&limit=4`, headers: operator });
+    const expected = (res.json() as NearestCameras).items.map((c) => c.id);
+    const panel = page.getByTestId('sos-cameras');
+    const sent = Date.now();
+    await panel.waitFor({ timeout: 30_000 });
+    console.error(`[cameras e2e] SOS → its cameras on the wall: ${Date.now() - sent} ms`);
+    const shown = await panel.locator('[data-testid=camera-player]').evaluateAll((els) => els.map((e) => Number((e as HTMLElement).dataset.camera)));
+    expect(shown).toEqual(expected);
+    await waitFor('an SOS camera live', () => panel.locator('[data-testid=camera-player][data-state=live]').count(), (n) => n >= 1, 20_000);
+    await screenshot(page, 'cameras-sos-wall-1920');
+  }, 150_000);
 
   test('16 views at 4K, and the nearest cameras open from a point (around this incident)', async () => {
     const page = await open(3840, 2160);
