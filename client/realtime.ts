@@ -13,6 +13,7 @@ import { useTicketWallStore } from '@client/stores/ticket-wall';
 import { useAlarmsStore } from '@client/stores/alarms';
 import { useConsultsStore } from '@client/stores/consults';
 import { useNoticesStore } from '@client/stores/notices';
+import { useEmergenciesStore } from '@client/stores/emergencies';
 
 type ClientSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
 
@@ -82,6 +83,10 @@ function connect(): void {
     void useNoticesStore()
       .resync()
       .catch(() => {});
+    // An emergency declared or closed while away.
+    void useEmergenciesStore()
+      .resync()
+      .catch(() => {});
     // Video consults ringing or running while away.
     void useConsultsStore()
       .resync()
@@ -127,6 +132,13 @@ function connect(): void {
   s.on('notice.published', (notice) => notices.onPublished(notice));
   s.on('notice.receipts', (counts) => notices.onReceipts(counts));
 
+  const emergencies = useEmergenciesStore();
+  s.on('emergency.declared', (e) => emergencies.onDeclared(e));
+  s.on('emergency.mobilisation', (change) => emergencies.onMobilisation(change));
+  s.on('emergency.closed', (closed) => emergencies.onClosed(closed));
+  // The emergency layout's open tickets and alarms follow what moves in the area.
+  for (const event of ['ticket.created', 'ticket.updated', 'alarm.raised', 'alarm.updated'] as const) s.on(event, () => emergencies.refreshSituation());
+
   const consults = useConsultsStore();
   s.on('consult.invited', (e) => consults.onInvited(e.consult));
   s.on('consult.updated', (e) => consults.upsert(e.consult));
@@ -137,6 +149,7 @@ function disconnect(): void {
   socket?.disconnect();
   socket = null;
   useConnectionStore().reset();
+  useEmergenciesStore().reset();
 }
 
 /**
