@@ -14,6 +14,7 @@ import { useAlarmsStore } from '@client/stores/alarms';
 import { useConsultsStore } from '@client/stores/consults';
 import { useNoticesStore } from '@client/stores/notices';
 import { useEmergenciesStore } from '@client/stores/emergencies';
+import { useCommandStore } from '@client/components/command/command-store';
 
 type ClientSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
 
@@ -138,6 +139,9 @@ function connect(): void {
   s.on('emergency.closed', (closed) => emergencies.onClosed(closed));
   // The emergency layout's open tickets and alarms follow what moves in the area.
   for (const event of ['ticket.created', 'ticket.updated', 'alarm.raised', 'alarm.updated'] as const) s.on(event, () => emergencies.refreshSituation());
+
+  // The leader's screen reloads its figures when the server pushes that they changed.
+  s.on('stats.update', (update) => useCommandStore().onUpdate(update));
 
   const consults = useConsultsStore();
   s.on('consult.invited', (e) => consults.onInvited(e.consult));

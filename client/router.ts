@@ -28,6 +28,13 @@ export const router = createRouter({
       meta: { roles: ['admin', 'leader', 'operator', 'dispatcher'] },
     },
     {
+      // The leader's screen: live KPIs with drill-down, assessment and exports (issue 12).
+      path: '/command',
+      name: 'command',
+      component: () => import('@client/pages/CommandPage.vue'),
+      meta: { roles: ['admin', 'leader'] },
+    },
+    {
       path: '/replay',
       name: 'replay',
       component: () => import('@client/components/replay/ReplayPage.vue'),

@@ -29,7 +29,7 @@ if (unknown.length > 0) {
   process.exit(2);
 }
 /** Long runs that a plain `npm run bench` leaves out: they run only when named, each with its own time limit. */
-const OPT_IN: Record<string, number> = { soak: 25 * 60_000, track: 15 * 60_000, consult: 12 * 60_000, cameras: 8 * 60_000 };
+const OPT_IN: Record<string, number> = { soak: 25 * 60_000, track: 15 * 60_000, consult: 12 * 60_000, cameras: 8 * 60_000, kpis: 20 * 60_000 };
 const selected = names.length > 0 ? names : available.filter((n) => !(n in OPT_IN));
 /** Each report is also kept here (git-ignored), stamped, for comparing runs. */
 const KEEP_DIR = path.resolve(HERE, '../../test-results/bench');

@@ -277,34 +277,48 @@ export async function refreshRollups(db: Db, fromDay: string, toDay: string): Pr
   const stale = async (q: Queryable) => (await q.query<{ day: string; version: number }>(sql`
     SELECT day::text AS day, version FROM ticket_kpi_days
      WHERE day >= ${fromDay}::date AND day <= ${toDay}::date AND version > computed_version ORDER BY day`)).rows;
-  if ((await stale(db)).length === 0) return 0;
-  return db.transaction(async (tx) => {
-    await tx.query(sql`SELECT pg_advisory_xact_lock(7414009)`);
-    const days = await stale(tx);
-    if (days.length === 0) return 0;
-    const first = days[0]!.day;
-    const last = days.at(-1)!.day;
-    const list = JSON.stringify(days.map((d) => d.day));
-    await tx.query(sql`DELETE FROM ticket_kpi_daily WHERE day IN (SELECT json_array_elements_text(${list}::json)::date)`);
-    const from = new Date(dayStart(first)).toISOString();
-    const to = new Date(dayStart(addDays(last, 1))).toISOString();
-    await tx.query(sql`
-      ${factsSql(from, to, raw('true'))}
-      , fd AS (SELECT * FROM f WHERE day IN (SELECT json_array_elements_text(${list}::json)::date))
-      , fx AS (
-        SELECT r.code AS region_code, fd.* FROM fd
-          CROSS JOIN LATERAL (VALUES (split_part(fd.grid_path, '/', 2)), (split_part(fd.grid_path, '/', 3)), (split_part(fd.grid_path, '/', 4))) r(code)
-      )
-      ${aggregateFactsFrom('fx', raw('region_code'), raw(', day'))}
-      INSERT INTO ticket_kpi_daily (day, region_code, received, reg_n, reg_ok, disp_n, disp_ok, res_n, res_ok, closed, on_time, reworked, rated, satisfied, acc, dsp, rsp, hdl)
-      SELECT c.day, c.k, c.received, c.reg_n, c.reg_ok, c.disp_n, c.disp_ok, c.res_n, c.res_ok, c.closed, c.on_time, c.reworked, c.rated, c.satisfied,
-             coalesce(h.acc, '{}'), coalesce(h.dsp, '{}'), coalesce(h.rsp, '{}'), coalesce(h.hdl, '{}')
-        FROM c LEFT JOIN h ON h.k = c.k AND h.day = c.day`);
-    for (const d of days) {
-      await tx.query(sql`UPDATE ticket_kpi_days SET computed_version = GREATEST(computed_version, ${d.version}) WHERE day = ${d.day}::date`);
-    }
-    return days.length;
-  });
+  const pending = await stale(db);
+  let done = 0;
+  // A month of days per statement: a year rebuilt at once would outlast the statement timeout.
+  for (let i = 0; i < pending.length; i += ROLLUP_BATCH_DAYS) {
+    const batch = pending.slice(i, i + ROLLUP_BATCH_DAYS);
+    done += await db.transaction(async (tx) => {
+      await tx.query(sql`SELECT pg_advisory_xact_lock(7414009)`);
+      // Another reader may have done them meanwhile.
+      const days = (await stale(tx)).filter((d) => batch.some((b) => b.day === d.day));
+      if (days.length === 0) return 0;
+      await recompute(tx, days);
+      return days.length;
+    });
+  }
+  return done;
+}
+
+/** Days per rollup statement. */
+const ROLLUP_BATCH_DAYS = 31;
+
+async function recompute(tx: Queryable, days: { day: string; version: number }[]): Promise<void> {
+  const first = days[0]!.day;
+  const last = days.at(-1)!.day;
+  const list = JSON.stringify(days.map((d) => d.day));
+  await tx.query(sql`DELETE FROM ticket_kpi_daily WHERE day IN (SELECT json_array_elements_text(${list}::json)::date)`);
+  const from = new Date(dayStart(first)).toISOString();
+  const to = new Date(dayStart(addDays(last, 1))).toISOString();
+  await tx.query(sql`
+    ${factsSql(from, to, raw('true'))}
+    , fd AS (SELECT * FROM f WHERE day IN (SELECT json_array_elements_text(${list}::json)::date))
+    , fx AS (
+      SELECT r.code AS region_code, fd.* FROM fd
+        CROSS JOIN LATERAL (VALUES (split_part(fd.grid_path, '/', 2)), (split_part(fd.grid_path, '/', 3)), (split_part(fd.grid_path, '/', 4))) r(code)
+    )
+    ${aggregateFactsFrom('fx', raw('region_code'), raw(', day'))}
+    INSERT INTO ticket_kpi_daily (day, region_code, received, reg_n, reg_ok, disp_n, disp_ok, res_n, res_ok, closed, on_time, reworked, rated, satisfied, acc, dsp, rsp, hdl)
+    SELECT c.day, c.k, c.received, c.reg_n, c.reg_ok, c.disp_n, c.disp_ok, c.res_n, c.res_ok, c.closed, c.on_time, c.reworked, c.rated, c.satisfied,
+           coalesce(h.acc, '{}'), coalesce(h.dsp, '{}'), coalesce(h.rsp, '{}'), coalesce(h.hdl, '{}')
+      FROM c LEFT JOIN h ON h.k = c.k AND h.day = c.day`);
+  for (const d of days) {
+    await tx.query(sql`UPDATE ticket_kpi_days SET computed_version = GREATEST(computed_version, ${d.version}) WHERE day = ${d.day}::date`);
+  }
 }
 
 /** The window's ticket counters per key: from the daily rollups for district, street and community; from the tickets for grid and worker. */
