@@ -122,7 +122,8 @@ describe('the leader’s screen', () => {
 
   test('a ticket transition reaches the screen over the socket and the figures change', async () => {
     await page.getByTestId('window-today').click();
-    const before = await waitFor('today’s headline', headlineDen, () => true);
+    const [todayBefore] = await kpis('window=today&level=district');
+    const before = await waitFor('today’s headline', headlineDen, (den) => den === todayBefore!.values.closedOnTimeRate.den, 30_000);
     const pushesBefore = Number(await page.getByTestId('command-page').getAttribute('data-pushes'));
     // File a ticket and take it through to closing, by the API, as the desk and the worker would.
     const { rows: [place] } = await db.query<{ lon: number; lat: number }>(sql`
