@@ -9,6 +9,7 @@
  * both walls. Screenshots at 1920×1080, 3840×2160 and 390×844 land in test-results/.
  */
 import type { AddressInfo } from 'node:net';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { Page } from 'playwright-core';
 import { sql, type Db } from '../../server/platform/db';
@@ -18,7 +19,7 @@ import { Simulator } from '../../server/modules/simulator/simulator';
 import { MobilisationSimulator } from '../../server/modules/simulator/mobilisation';
 import { createTestDb } from '../support/db';
 import { buildTestApp, login } from '../support/app';
-import { launchBrowser, screenshot, type TestBrowser } from '../support/browser';
+import { launchBrowser, RESULTS_DIR, screenshot, type TestBrowser } from '../support/browser';
 import { waitFor, signIn } from '../support/e2e';
 import { io as connect, type Socket } from 'socket.io-client';
 import type { ClientToServerEvents, ServerToClientEvents } from '@shared/realtime';
@@ -181,7 +182,8 @@ describe('an emergency for one street', () => {
     await screenshot(streetWall, 'emergency-wall-1920x1080');
     await leaderWall.setViewportSize({ width: 3840, height: 2160 });
     await new Promise((r) => setTimeout(r, 1500));
-    await screenshot(leaderWall, 'emergency-wall-3840x2160');
+    // Software GL draws a 4K wall slowly on a busy 2-core machine: a longer limit than the helper's.
+    await leaderWall.screenshot({ path: path.join(RESULTS_DIR, 'emergency-wall-3840x2160.png'), animations: 'disabled', caret: 'hide', timeout: 180_000 });
     await leaderWall.setViewportSize({ width: 1920, height: 1080 });
   });
 

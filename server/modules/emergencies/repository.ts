@@ -77,7 +77,8 @@ export async function insertEmergency(db: Queryable, e: NewEmergency): Promise<{
     ), parts AS (SELECT geom FROM named UNION ALL SELECT geom FROM drawn)
     INSERT INTO emergencies (type, level, note, region_code, path, area_regions, drawn, area, declared_by, declared_by_name, declared_at)
     SELECT ${e.type}, ${e.level}, ${e.note}, ${e.regionCode}, ${e.path}, ${regions}::jsonb, ${polygon !== null},
-           ST_Multi(ST_CollectionExtract(ST_MakeValid(ST_Union(p.geom)), 3)), ${e.declaredBy}, ${e.declaredByName}, ${now}::timestamptz
+           ST_Multi(ST_CollectionExtract(ST_MakeValid(ST_Union(p.geom)), 3)), ${e.declaredBy},
+           coalesce((SELECT display_name FROM users WHERE id = ${e.declaredBy}), ${e.declaredByName}), ${now}::timestamptz
       FROM parts p
     HAVING count(*) > 0
     RETURNING id`);
