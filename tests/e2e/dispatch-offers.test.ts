@@ -214,6 +214,8 @@ describe.each([
     await desk.setViewportSize({ width, height });
     await desk.goto(`${base}/dispatch`, { waitUntil: 'commit', timeout: 120_000 });
     await desk.getByTestId('queue-total').waitFor({ timeout: 120_000 });
+    // Live before anything is filed: a ticket created while the socket still connects would wait for a resync.
+    await waitFor('the live link', () => desk.getByTestId('link-status').getAttribute('data-status'), (st) => st === 'live' || st === 'stale', 120_000);
   });
 
   test('accepted: the worker on the panel and on the map, live, the candidates behind 改派', async () => {
