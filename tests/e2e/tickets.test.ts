@@ -201,6 +201,10 @@ describe('a ticket from the field to 结案', () => {
     await desk.getByTestId('action-verify').click();
     await waitFor('verified', detailStatus, (s) => s === 'verified');
     await desk.getByTestId('action-close').click();
+    // 回访 before 结案: the resident's rating, then close.
+    await desk.getByTestId('close-form').waitFor();
+    await desk.getByTestId('satisfaction-satisfied').check();
+    await desk.getByTestId('close-confirm').click();
     await waitFor('closed', detailStatus, (s) => s === 'closed');
     await expect(desk.getByTestId('ticket-detail').locator('.status').textContent()).resolves.toBe('结案');
     await expect(row().getAttribute('data-status')).resolves.toBe('closed');
@@ -324,6 +328,9 @@ describe('吹哨报到: the centre refers a ticket to a department and records t
     await centre().getByTestId('action-verify').click();
     await waitFor('verified', centreStatus, (s) => s === 'verified', 15_000);
     await centre().getByTestId('action-close').click();
+    // The resident could not be reached: closed without a rating (未回访).
+    await centre().getByTestId('satisfaction-none').check();
+    await centre().getByTestId('close-confirm').click();
     await waitFor('closed', centreStatus, (s) => s === 'closed', 15_000);
     await expect(centre().getByTestId('ticket-detail').locator('.status').textContent()).resolves.toBe('结案');
     await waitFor('closed on the street desk too', detailStatus, (s) => s === 'closed', 15_000);
