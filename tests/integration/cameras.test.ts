@@ -211,14 +211,20 @@ describe.runIf(run)('cameras', () => {
     const created = await app.inject({ method: 'POST', url: '/api/cameras', headers: as.admin, payload: { code: 'T-RTSP', name: 'RTSP 测试', kind: 'junction', lon: 112.5649, lat: 37.8566, sourceType: 'rtsp', sourceUrl: `rtsp://u:p@127.0.0.1:${port}/live` } });
     expect(created.statusCode, created.body).toBe(201);
     const id = (created.json() as CameraDetail).id;
-    await app.cameras.checker.sweep();
+    // A pass already running (the start-up one, or one a CSV import set off) is joined by sweep() and
+    // may predate this camera or the listener below: wait it out, then run one that sees them.
+    const freshSweep = async () => {
+      await app.cameras.checker.sweep();
+      await app.cameras.checker.sweep();
+    };
+    await freshSweep();
     let c = await get<CameraDetail>(`/api/cameras/${id}`, as.admin);
     expect(c.status).toBe('offline');
     expect(c.statusReason).toContain(`127.0.0.1:${port}`);
     const server: Server = createServer((s) => s.end());
     await new Promise<void>((r) => server.listen(port, '127.0.0.1', () => r()));
     try {
-      await app.cameras.checker.sweep();
+      await freshSweep();
       c = await get<CameraDetail>(`/api/cameras/${id}`, as.admin);
       expect(c.status).toBe('online');
     } finally {
