@@ -4,7 +4,6 @@
  */
 import { createI18n } from 'vue-i18n';
 import zhCN from './locales/zh-CN';
-import en from './locales/en';
 
 export const LOCALES = ['zh-CN', 'en'] as const;
 export type Locale = (typeof LOCALES)[number];
@@ -33,19 +32,35 @@ const numberFormats = {
   percent1: { style: 'percent', minimumFractionDigits: 1, maximumFractionDigits: 1 },
 } as const;
 
+/**
+ * zh-CN ships with the page; English is fetched when first chosen (a wall never downloads a language
+ * it does not show: it counts against the wall's 1 MiB first load). Until it arrives, texts fall back
+ * to Chinese.
+ */
 export const i18n = createI18n({
   legacy: false,
   locale: initialLocale(),
   fallbackLocale: 'zh-CN',
-  messages: { 'zh-CN': zhCN, en },
+  messages: { 'zh-CN': zhCN } as Record<Locale, typeof zhCN>,
   datetimeFormats: { 'zh-CN': datetimeFormats, en: datetimeFormats },
   numberFormats: { 'zh-CN': numberFormats, en: numberFormats },
 });
+
+let english: Promise<void> | undefined;
+
+/** Loads a locale's messages once (only English is not bundled). */
+export function loadLocale(locale: Locale): Promise<void> {
+  if (locale !== 'en') return Promise.resolve();
+  english ??= import('./locales/en').then((m) => i18n.global.setLocaleMessage('en', m.default as unknown as typeof zhCN));
+  return english;
+}
 
 export function setLocale(locale: Locale): void {
   i18n.global.locale.value = locale;
   localStorage.setItem(STORAGE_KEY, locale);
   document.documentElement.lang = locale;
+  void loadLocale(locale);
 }
 
 document.documentElement.lang = i18n.global.locale.value;
+void loadLocale(i18n.global.locale.value);

@@ -25,8 +25,12 @@ import { waitFor, signIn } from '../support/e2e';
 
 /** Yingze's published figure, and what the seed must reproduce. */
 const YINGZE_GRIDS = 853;
-/** Budget for the code a wall downloads on first load (gzipped). */
-const WALL_BUDGET_BYTES = 1024 * 1024;
+/**
+ * Budget for the code a wall downloads on first load (gzipped): 1.1 MiB since wave 2 put emergency
+ * mode, the camera layer and consult notifications on every wall (was 1 MiB; the video players,
+ * janus.js, hls.js, webrtc-adapter, English and the emergency dialogs load only when used).
+ */
+const WALL_BUDGET_BYTES = 1.1 * 1024 * 1024;
 
 /**
  * Real time, shifted so that it is 14:00 in Shanghai when the test starts: the simulated work force
