@@ -169,4 +169,21 @@ describe('the leader’s screen', () => {
     await screenshot(wall, 'command-2160');
     expect(browser.errors.filter((e) => !/favicon/.test(e))).toEqual([]);
   });
+
+  test('an emergency declared for a street takes the emergency slot live, and leaves it when closed', async () => {
+    expect(await page.getByTestId('emergency-panel').count()).toBe(0);
+    await page.getByTestId('emergency-declare').waitFor();
+    const { rows: [street] } = await db.query<{ code: string }>(sql`SELECT code FROM regions WHERE level = 'street' ORDER BY code LIMIT 1`);
+    const declared = await app.inject({
+      method: 'POST', url: '/api/emergencies', headers: leader,
+      payload: { type: 'flood', level: 2, area: { regionCodes: [street!.code] }, note: '指挥屏测试' },
+    });
+    expect(declared.statusCode, declared.body).toBe(201);
+    const id = (declared.json() as { id: number }).id;
+    await waitFor('the emergency panel on /command', () => page.getByTestId('emergency-panel').getAttribute('data-emergency-id'), (v) => v === String(id), 15_000);
+    expect(await page.getByTestId('emergency-declare').count()).toBe(0);
+    const closed = await app.inject({ method: 'POST', url: `/api/emergencies/${id}/close`, headers: leader, payload: {} });
+    expect(closed.statusCode, closed.body).toBe(200);
+    await waitFor('the panel to leave', () => page.getByTestId('emergency-panel').count(), (n) => n === 0, 15_000);
+  });
 });
