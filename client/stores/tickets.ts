@@ -180,33 +180,63 @@ export const useTicketsStore = defineStore('tickets', () => {
 
   let queueSeq = 0;
   /**
+   * Tickets the socket brought while a queue load was in flight (true: created), newest version
+   * each. The load's answer may predate them: applied as it is, it would drop a ticket filed while
+   * the desk was opening (until the next reload) or put back an older status.
+   */
+  const heardDuringLoad = new Map<number, { ticket: TicketSummary; created: boolean }>();
+  let loadsInFlight = 0;
+  function hear(ticket: TicketSummary, created: boolean): void {
+    if (loadsInFlight === 0) return;
+    const before = heardDuringLoad.get(ticket.id);
+    heardDuringLoad.set(ticket.id, { ticket, created: created || (before?.created ?? false) });
+  }
+  const newer = (a: TicketSummary, b: TicketSummary | undefined): boolean => b === undefined || Date.parse(a.updatedAt) >= Date.parse(b.updatedAt);
+
+  /**
    * Loads one page of the desk's queue under `filter` (default: the current filter and page) with
-   * the server's true total. Tickets already known stay known (the selected one among them).
+   * the server's true total. Tickets already known stay known (the selected one among them); what
+   * the socket brought while the load was in flight is laid over its answer.
    */
   async function loadQueue(filter: QueueFilter = queueFilter.value, offset = queueOffset.value): Promise<void> {
     const seq = ++queueSeq;
-    const [result, cats] = await Promise.all([
-      ticketsApi.list(queueQuery(filter, offset)),
-      categories.value.length ? null : ticketsApi.categories(),
-    ]);
-    if (cats) categories.value = cats;
-    if (seq !== queueSeq) return;
-    const next = workerId.value == null ? new Map(byId.value) : new Map<number, TicketSummary>();
-    for (const t of result.items) next.set(t.id, t);
-    byId.value = next;
-    queueFilter.value = { ...filter };
-    queueOffset.value = offset;
-    queueIds.value = result.items.map((t) => t.id);
-    queueTotal.value = result.total;
-    loaded.value = true;
+    loadsInFlight++;
+    try {
+      const [result, cats] = await Promise.all([
+        ticketsApi.list(queueQuery(filter, offset)),
+        categories.value.length ? null : ticketsApi.categories(),
+      ]);
+      if (cats) categories.value = cats;
+      if (seq !== queueSeq) return;
+      const next = workerId.value == null ? new Map(byId.value) : new Map<number, TicketSummary>();
+      for (const t of result.items) next.set(t.id, t);
+      for (const { ticket } of heardDuringLoad.values()) if (newer(ticket, next.get(ticket.id))) next.set(ticket.id, ticket);
+      byId.value = next;
+      queueFilter.value = { ...filter };
+      queueOffset.value = offset;
+      queueIds.value = result.items.map((t) => t.id);
+      queueTotal.value = result.total;
+      loaded.value = true;
+      for (const { ticket, created } of heardDuringLoad.values()) if (created) placeInQueue(ticket);
+    } finally {
+      if (--loadsInFlight === 0) heardDuringLoad.clear();
+    }
   }
 
   async function loadMine(id: number): Promise<void> {
     workerId.value = id;
-    const [result, cats] = await Promise.all([ticketsApi.list({ mine: true, limit: 200 }), categories.value.length ? null : ticketsApi.categories()]);
-    byId.value = new Map(result.items.map((t) => [t.id, t]));
-    if (cats) categories.value = cats;
-    loaded.value = true;
+    loadsInFlight++;
+    try {
+      const [result, cats] = await Promise.all([ticketsApi.list({ mine: true, limit: 200 }), categories.value.length ? null : ticketsApi.categories()]);
+      const next = new Map(result.items.map((t) => [t.id, t]));
+      // An offer or a change heard while the list was on its way is newer than the list.
+      for (const { ticket } of heardDuringLoad.values()) if (newer(ticket, next.get(ticket.id))) next.set(ticket.id, ticket);
+      byId.value = next;
+      if (cats) categories.value = cats;
+      loaded.value = true;
+    } finally {
+      if (--loadsInFlight === 0) heardDuringLoad.clear();
+    }
   }
 
   let detailSeq = 0;
@@ -311,21 +341,25 @@ export const useTicketsStore = defineStore('tickets', () => {
     if (selectedId.value === id) void refreshDetail().catch(() => {});
   }
 
+  /** A new ticket counted in the queue, and shown where the server would list it when that is on this page. */
+  function placeInQueue(ticket: TicketSummary): void {
+    if (!loaded.value || queueIds.value.includes(ticket.id) || !matchesQueue(ticket, queueFilter.value, Date.now())) return;
+    queueTotal.value += 1;
+    const ids = queueIds.value;
+    const at = ids.findIndex((id) => {
+      const other = byId.value.get(id);
+      return other !== undefined && compareQueue(ticket, other) < 0;
+    });
+    const lastPage = queueOffset.value + ids.length >= queueTotal.value - 1;
+    if (at >= 0 && (queueOffset.value === 0 || at > 0)) queueIds.value = [...ids.slice(0, at), ticket.id, ...ids.slice(at)];
+    else if (lastPage && ids.length < QUEUE_PAGE_SIZE) queueIds.value = [...ids, ticket.id];
+  }
+
   function onCreated(ticket: TicketSummary): void {
     if (workerId.value != null) return;
+    hear(ticket, true);
     upsert(ticket);
-    if (loaded.value && !queueIds.value.includes(ticket.id) && matchesQueue(ticket, queueFilter.value, Date.now())) {
-      queueTotal.value += 1;
-      // Shown where the server would list it, when that is on this page.
-      const ids = queueIds.value;
-      const at = ids.findIndex((id) => {
-        const other = byId.value.get(id);
-        return other !== undefined && compareQueue(ticket, other) < 0;
-      });
-      const lastPage = queueOffset.value + ids.length >= queueTotal.value - 1;
-      if (at >= 0 && (queueOffset.value === 0 || at > 0)) queueIds.value = [...ids.slice(0, at), ticket.id, ...ids.slice(at)];
-      else if (lastPage && ids.length < QUEUE_PAGE_SIZE) queueIds.value = [...ids, ticket.id];
-    }
+    placeInQueue(ticket);
     touched(ticket.id);
   }
 
@@ -336,6 +370,7 @@ export const useTicketsStore = defineStore('tickets', () => {
       if ('event' in change && change.event?.kind === 'declined') declineReasons.set(t.id, change.event.reason);
       if (!UNTAKEN.has(t.status) && reoffers.value.delete(t.id)) triggerRef(reoffers);
     }
+    hear(t, false);
     upsert(t);
     touched(t.id);
   }
@@ -363,6 +398,7 @@ export const useTicketsStore = defineStore('tickets', () => {
   }
 
   function onOffered(offer: TaskOffer): void {
+    hear(offer.ticket, false);
     offers.value.set(offer.ticket.id, offer);
     triggerRef(offers);
     upsert(offer.ticket);
@@ -373,6 +409,7 @@ export const useTicketsStore = defineStore('tickets', () => {
     offers.value.delete(w.ticketId);
     triggerRef(offers);
     // No longer this worker's task: drop it from their list.
+    if (workerId.value != null) heardDuringLoad.delete(w.ticketId);
     if (workerId.value != null && byId.value.delete(w.ticketId)) triggerRef(byId);
     touched(w.ticketId);
   }
