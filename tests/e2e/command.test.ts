@@ -110,8 +110,10 @@ describe('the leader’s screen', () => {
     const chart = page.getByTestId('rank-chart');
     const cb = (await chart.boundingBox())!;
     const n = Math.min(16, communities.length);
-    // Bars fill the chart's height (grid top/bottom 4 px), one band each; click the middle of the first band's bar.
-    await page.mouse.click(cb.x + cb.width * 0.45, cb.y + 4 + (cb.height - 8) / n / 2);
+    // Bars fill the chart's height (grid top/bottom 4 px), one band each. The whole band is the
+    // target: click the first row's figures at the right end, away from its bar (a low rate paints
+    // only a few pixels, and a click on the track beside it used to do nothing).
+    await page.mouse.click(cb.x + cb.width - 30, cb.y + 4 + (cb.height - 8) / n / 2);
     await waitFor('the community in the trail', crumbs, (c) => c.length === 3, 30_000);
     expect((await crumbs())[2]).toBe(communities[0]!.name);
     await screenshot(page, 'command-1080-community');
