@@ -371,6 +371,14 @@ export async function acknowledgeMany(db: Queryable, keys: readonly AckKey[], no
   return rows;
 }
 
+/**
+ * Fresh planner statistics for the tables a declaration fills in one go (call-ups, the grids'
+ * counts, the notice's receipts), so that acknowledgements find their rows by key.
+ */
+export async function analyseCallUps(db: Queryable): Promise<void> {
+  await db.query(sql`ANALYZE emergency_callups, emergency_grids, notice_receipts`);
+}
+
 /** A worker's call-up as it stands (light: for replies), undefined when they were not called. */
 export async function callUpOf(db: Queryable, id: number, workerId: number): Promise<{ status: EmergencyStatus; gridCode: string; acknowledgedAt: string | null; reportedInAt: string | null } | undefined> {
   const { rows: [r] } = await db.query<{ status: EmergencyStatus; gridCode: string; acknowledgedAt: Date | null; reportedInAt: Date | null }>(sql`
