@@ -18,7 +18,8 @@ export type UserRole = (typeof USER_ROLES)[number];
 /** The page each role lands on after login. */
 export const ROLE_HOME: Record<UserRole, string> = {
   admin: '/wall',
-  leader: '/wall',
+  // Leaders read the figures first (issue 12: they used to land on the operator's wall).
+  leader: '/command',
   operator: '/wall',
   dispatcher: '/dispatch',
   worker: '/field',

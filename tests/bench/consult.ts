@@ -20,7 +20,7 @@ import { build, type App } from '../../server/app';
 import { loadConfig } from '../../server/platform/config';
 import { CLIENT_DIST, ensureClientBuild } from '../../server/platform/client-build';
 import type { ConsultGrant, ConsultSummary } from '@shared/consults-api';
-import { BENCH_DEMO_PASSWORD, openScratchDb } from './lib/scratch-db';
+import { BENCH_DEMO_PASSWORD, openScratchDb, prepareWorkforce } from './lib/scratch-db';
 import { machineInfo, printReport, type BenchReport } from './lib/report';
 import { CHROMIUM_PATH } from '../support/browser';
 import { janusInstalled, startTestJanus } from '../support/janus';
@@ -83,6 +83,8 @@ async function main(): Promise<void> {
   cleanups.push(() => janus.stop());
   const scratch = await openScratchDb('postgres', log);
   cleanups.push(() => scratch.close());
+  // Migrated and seeded with Yingze (its workers with devices), as the other benchmarks start.
+  await prepareWorkforce(scratch.db, 0, log);
   const config = { ...loadConfig({}), demoPassword: BENCH_DEMO_PASSWORD, jwtSecret: 'bench-jwt-secret-of-at-least-32-characters', simulate: false };
   const app: App = await build({ db: scratch.db, config, clientDir: CLIENT_DIST, video: janus.control });
   cleanups.push(() => app.close());

@@ -59,9 +59,11 @@ beforeAll(async () => {
   operator = await login(app, 'operator');
   browser = await launchBrowser();
   page = await browser.open(1920, 1080);
+  // A leader lands on the leader's screen; the wall is a link away, and links back.
   await signIn(page, base, 'leader');
-  await page.waitForURL(/\/wall/);
-  // The wall links to the leader's screen (the busy wall is left by navigating, not by clicking through its map).
+  await page.waitForURL(/\/command/);
+  expect(await page.getByTestId('command-page').locator('a[href="/wall"]').count()).toBe(1);
+  await page.goto(`${base}/wall`);
   expect(await page.getByTestId('command-open').getAttribute('href')).toBe('/command');
   await page.goto(`${base}/command`);
   await page.waitForURL(/\/command/);

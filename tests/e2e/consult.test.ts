@@ -183,7 +183,8 @@ describe.runIf(run)('video consult in the browser', () => {
     // The leader joins from the wall.
     leader = await open(1920, 1080, false, 'leader');
     await signIn(leader, base, 'leader');
-    await leader.waitForURL(`${base}/wall`);
+    await leader.waitForURL(`${base}/command`);
+    await leader.goto(`${base}/wall`);
     await leader.getByTestId('consult-wall-tile').waitFor({ timeout: 60_000 });
     // The wall's map animates every frame: a busy page never looks 'stable' to Playwright, so the click is dispatched.
     await leader.getByTestId('consult-join').dispatchEvent('click');

@@ -20,7 +20,7 @@ import { MobilisationSimulator } from '../../server/modules/simulator/mobilisati
 import { createTestDb } from '../support/db';
 import { buildTestApp, login } from '../support/app';
 import { launchBrowser, RESULTS_DIR, screenshot, type TestBrowser } from '../support/browser';
-import { waitFor, signIn } from '../support/e2e';
+import { drawArea, waitFor, signIn } from '../support/e2e';
 import { io as connect, type Socket } from 'socket.io-client';
 import type { ClientToServerEvents, ServerToClientEvents } from '@shared/realtime';
 
@@ -102,7 +102,9 @@ afterAll(async () => {
 describe('an emergency for one street', () => {
   test('the district leader, the street’s wall and another street’s desk sign in, in peace-time layout', async () => {
     await signIn(leaderWall, base, 'leader');
-    await leaderWall.waitForURL(`${base}/wall`);
+    // A leader lands on the leader's screen, and opens the wall from there.
+    await leaderWall.waitForURL(`${base}/command`);
+    await leaderWall.goto(`${base}/wall`);
     await signIn(streetWall, base, STREET_WALL.username, STREET_WALL.password);
     await streetWall.waitForURL(`${base}/wall`);
     await signIn(otherDesk, base, OTHER.username, OTHER.password);
@@ -179,6 +181,13 @@ describe('an emergency for one street', () => {
     console.error(`[e2e] clicking the map at ${cx.toFixed(0)},${cy.toFixed(0)} on ${top}`);
     await streetWall.mouse.click(cx, cy);
     await streetWall.getByTestId('emergency-resources').waitFor({ timeout: 20_000 });
+    // 视频会商 from the panel: the field workers on duty in the area are offered (nearest the point
+    // clicked first); without the media server here the dialog says how to install it.
+    const consult = streetWall.getByTestId('emergency-consult').first();
+    await waitFor('workers to call', () => consult.getByTestId('consult-open').isEnabled(), Boolean, 30_000);
+    await consult.getByTestId('consult-open').dispatchEvent('click');
+    await consult.getByTestId('consult-dialog').waitFor({ timeout: 10_000 });
+    await consult.getByTestId('consult-open').dispatchEvent('click');
     await screenshot(streetWall, 'emergency-wall-1920x1080');
     await leaderWall.setViewportSize({ width: 3840, height: 2160 });
     await new Promise((r) => setTimeout(r, 1500));
@@ -248,5 +257,41 @@ describe('an emergency for one street', () => {
     // The refused report-in from outside the grid is the one error the browser may log (its 422).
     for (const b of browsers) expect(b.errors.filter((e) => /emergenc/i.test(e) && !/422.*report-in/.test(e))).toEqual([]);
     expect(declaredAt).toBeGreaterThan(0);
+  });
+
+  test('an area drawn on the map alone: only the grids it meets are called up', async () => {
+    await leaderWall.getByTestId('emergency-declare').click();
+    const dialog = leaderWall.getByTestId('emergency-declare-dialog');
+    await dialog.waitFor();
+    await dialog.locator('select[name=type]').selectOption('fire');
+    // No region ticked: the submit waits for an area.
+    expect(await dialog.getByTestId('emergency-declare-submit').isDisabled()).toBe(true);
+    await dialog.getByTestId('emergency-area-draw').check();
+    // A square some 130 × 110 m around a point of the demo worker's grid.
+    const c = me.inside;
+    const corners: [number, number][] = [[-0.00075, -0.0005], [0.00075, -0.0005], [0.00075, 0.0005], [-0.00075, 0.0005]].map(([dx, dy]) => [c.lon + dx!, c.lat + dy!]);
+    await drawArea(leaderWall, dialog.getByTestId('notice-area-map'), c, corners);
+    const response = leaderWall.waitForResponse((r) => r.url().endsWith('/api/emergencies') && r.request().method() === 'POST');
+    await dialog.getByTestId('emergency-declare-submit').click();
+    const res = await response;
+    expect(res.status()).toBe(201);
+    const sent = res.request().postDataJSON() as { area: { regionCodes?: string[]; polygon?: { coordinates: [number, number][][] } } };
+    expect(sent.area.regionCodes).toBeUndefined();
+    expect(sent.area.polygon!.coordinates[0]!.length).toBe(5);
+    const declared = (await res.json()) as { id: number; grids: number };
+    const leader = await login(app, 'leader');
+    const detail = await app.inject({ url: `/api/emergencies/${declared.id}`, headers: leader });
+    expect(detail.statusCode, detail.body).toBe(200);
+    // The demo worker's grid (its interior point is the square's centre) is the one called: a few
+    // grids at most, not the street's.
+    const codes = (detail.json() as { grids: { code: string }[] }).grids.map((g) => g.code);
+    expect(codes).toContain(me.grid);
+    expect(declared.grids).toBe(codes.length);
+    const { rows: [all] } = await db.query<{ n: number }>(sql`SELECT count(*)::int AS n FROM regions WHERE level = 'grid' AND path LIKE ${`%/${street.code}/%`}`);
+    expect(codes.length).toBeLessThan(all!.n);
+    await leaderWall.getByTestId('emergency-panel').first().waitFor({ timeout: 10_000 });
+    await screenshot(leaderWall, 'emergency-drawn-area-1920x1080');
+    const closed = await app.inject({ method: 'POST', url: `/api/emergencies/${declared.id}/close`, headers: leader });
+    expect(closed.statusCode, closed.body).toBe(200);
   });
 });

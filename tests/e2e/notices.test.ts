@@ -15,7 +15,7 @@ import { CLIENT_DIST, ensureClientBuild } from '../../server/platform/client-bui
 import { createTestDb } from '../support/db';
 import { buildTestApp, login } from '../support/app';
 import { launchBrowser, screenshot, type TestBrowser } from '../support/browser';
-import { waitFor, signIn } from '../support/e2e';
+import { drawArea, waitFor, signIn } from '../support/e2e';
 
 declare global {
   interface Window {
@@ -193,38 +193,10 @@ describe('a notice from the centre to a street’s phones, with read receipts', 
     await waitFor('the district-wide count', reach, (n) => n === districtWorkers);
     await composer.getByTestId('notice-area-toggle').check();
     const map = composer.getByTestId('notice-area-map');
-    await map.scrollIntoViewIfNeeded();
-    const project = (lon: number, lat: number) =>
-      map.evaluate((el, [x, y]) => (el as HTMLElement & { gridlineProject?: (a: number, b: number) => [number, number] | null }).gridlineProject?.(x!, y!) ?? null, [lon, lat]);
-    const settled = async () => {
-      let last: [number, number] | null = null;
-      return waitFor('the drawing map to settle', async () => {
-        const before = last;
-        await new Promise((r) => setTimeout(r, 300));
-        last = await project(me.lon, me.lat);
-        return before && last && Math.hypot(before[0] - last[0], before[1] - last[1]) < 0.01 ? last : null;
-      }, (p) => p !== null);
-    };
-    // A square about 260 × 220 m around the demo worker's grid. The desk zooms in on it with the wheel
-    // (the district fits the map at some 30 m a pixel), then clicks corner by corner and closes it.
+    // A square about 260 × 220 m around the demo worker's grid, drawn corner by corner and closed.
     const corners: [number, number][] = [[-0.0015, -0.001], [0.0015, -0.001], [0.0015, 0.001], [-0.0015, 0.001]].map(([dx, dy]) => [me.lon + dx!, me.lat + dy!]);
-    for (let i = 0; i < 12; i++) {
-      const at = (await settled())!;
-      const [a, b] = [(await project(...corners[0]!))!, (await project(...corners[1]!))!];
-      if (b[0] - a[0] >= 60) break;
-      await desk.mouse.move(Math.round(at[0]), Math.round(at[1]));
-      await desk.mouse.wheel(0, -300);
-    }
-    await settled();
-    for (const [lon, lat] of corners) {
-      const [x, y] = (await project(lon, lat))!;
-      await desk.mouse.click(Math.round(x), Math.round(y));
-    }
-    await waitFor('four corners', () => map.getAttribute('data-corners'), (v) => v === '4');
-    await composer.getByTestId('notice-area-close').click();
-    await waitFor('the area closed', () => map.getAttribute('data-closed'), (v) => v === 'true');
+    const [cx, cy] = await drawArea(desk, map, me, corners);
     // A click on a closed area changes nothing.
-    const [cx, cy] = (await project(me.lon, me.lat))!;
     await desk.mouse.click(Math.round(cx), Math.round(cy));
     const before = await waitFor('the area’s count', reach, (n) => n !== null && n < districtWorkers);
     expect(await map.getAttribute('data-corners')).toBe('4');

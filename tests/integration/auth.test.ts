@@ -34,7 +34,7 @@ describe('login', () => {
   it('signs in each demo role and returns its landing page and jurisdiction', async () => {
     for (const [username, role, home, level] of [
       ['admin', 'admin', '/wall', 'district'],
-      ['leader', 'leader', '/wall', 'district'],
+      ['leader', 'leader', '/command', 'district'],
       ['operator', 'operator', '/wall', 'district'],
       ['dispatcher', 'dispatcher', '/dispatch', 'street'],
       ['worker', 'worker', '/field', 'grid'],
