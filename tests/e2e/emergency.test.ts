@@ -189,7 +189,11 @@ describe('an emergency for one street', () => {
     await consult.getByTestId('consult-dialog').waitFor({ timeout: 10_000 });
     await consult.getByTestId('consult-open').dispatchEvent('click');
     await screenshot(streetWall, 'emergency-wall-1920x1080');
+    // The wall's window grows to 4K: the territory is fitted again (twice the size: a zoom level more).
+    const zoom = () => leaderWall.evaluate(() => window.__gridline?.maps[0]?.zoom() ?? 0);
+    const zoomBefore = await zoom();
     await leaderWall.setViewportSize({ width: 3840, height: 2160 });
+    await waitFor('the territory fitted to the 4K wall', zoom, (z) => z > zoomBefore + 0.6, 30_000);
     await new Promise((r) => setTimeout(r, 1500));
     // Software GL draws a 4K wall slowly on a busy 2-core machine: a longer limit than the helper's.
     await leaderWall.screenshot({ path: path.join(RESULTS_DIR, 'emergency-wall-3840x2160.png'), animations: 'disabled', caret: 'hide', timeout: 180_000 });
@@ -260,6 +264,8 @@ describe('an emergency for one street', () => {
   });
 
   test('an area drawn on the map alone: only the grids it meets are called up', async () => {
+    // The last report read, the leader declares again from the wall.
+    await leaderWall.getByTestId('emergency-report-close').click();
     await leaderWall.getByTestId('emergency-declare').click();
     const dialog = leaderWall.getByTestId('emergency-declare-dialog');
     await dialog.waitFor();
