@@ -60,6 +60,10 @@ export function ticketHeatLayer(data: HeatData, scale: number, beforeId: string 
     colorRange: COLOR_RANGE,
     aggregation: 'SUM',
     opacity: 0.85,
+    // The weights are blurred over radiusPixels anyway: a 512² texture (not deck's 2048²) draws
+    // the same picture, and software GL (a wall PC without a GPU driver) fills and reduces 16×
+    // fewer texels on every aggregation.
+    weightsTextureSize: 512,
     // Re-aggregate soon after a zoom ends (the default waits half a second).
     debounceTimeout: 150,
     pickable: false,
