@@ -13,7 +13,7 @@ import { build, type App } from '../../server/app';
 import { loadConfig } from '../../server/platform/config';
 import type { JanusSupervisor } from '../../server/modules/video/janus';
 import type { ClientToServerEvents, ServerToClientEvents } from '@shared/realtime';
-import type { ConsultGrant, ConsultSummary } from '@shared/consults-api';
+import type { ConsultGrant, ConsultSummary, InvitableDesk } from '@shared/consults-api';
 import type { TicketDetail } from '@shared/tickets-api';
 import { createTestDb, TEST_DEMO_PASSWORD } from '../support/db';
 import { login, TEST_JWT_SECRET } from '../support/app';
@@ -229,6 +229,51 @@ describe.runIf(run)('video consults on Janus', () => {
     expect(detail.participants.filter((p) => p.joinedAt).map((p) => p.role).sort()).toEqual(['caller', 'invitee', 'joiner', 'joiner']);
     expect(entry!.note).toMatch(/^视频会商/);
   }, 60_000);
+
+  it('lists the desks and leaders a dispatcher may invite (their jurisdiction meets theirs), rings a leader invited by userId, refuses one outside (403)', async () => {
+    const ids = async (username: string) => Number((await db.query<{ id: number }>(sql`SELECT id FROM users WHERE username = ${username}`)).rows[0]!.id);
+    const [leaderId, operatorId, dispatcherId, sameId, otherId] = await Promise.all(['leader', 'operator', 'dispatcher', 'consult-same', 'consult-other'].map(ids));
+
+    const invitable = await app.inject({ method: 'GET', url: '/api/consults/invitable', headers: as.dispatcher });
+    expect(invitable.statusCode, invitable.body).toBe(200);
+    const desks = (invitable.json() as { items: InvitableDesk[] }).items;
+    const listed = desks.map((d) => d.userId);
+    // The district's leader and operator (their jurisdiction contains the street), the street's other desk.
+    expect(listed).toEqual(expect.arrayContaining([leaderId, operatorId, sameId]));
+    expect(desks[0]!.role).toBe('leader');
+    // Not the dispatcher of another street, not oneself, no workers' accounts.
+    expect(listed).not.toContain(otherId);
+    expect(listed).not.toContain(dispatcherId);
+    expect(listed).not.toContain(worker.userId);
+    // The other street's dispatcher sees the district's leader but not this street's desks.
+    const theirs = ((await app.inject({ method: 'GET', url: '/api/consults/invitable', headers: as.otherDispatcher })).json() as { items: InvitableDesk[] }).items.map((d) => d.userId);
+    expect(theirs).toContain(leaderId);
+    expect(theirs).not.toContain(sameId);
+    expect(theirs).not.toContain(dispatcherId);
+    expect((await app.inject({ method: 'GET', url: '/api/consults/invitable', headers: as.worker })).statusCode).toBe(403);
+
+    // A dispatcher cannot ring a desk of another street.
+    const refused = await call(as.dispatcher, { invitees: [{ workerId: worker.workerId }, { userId: otherId }] });
+    expect(refused.statusCode).toBe(403);
+    expect(refused.json().code).toBe('CONSULT_OUT_OF_JURISDICTION');
+    const refusedBack = await call(as.otherDispatcher, { invitees: [{ userId: sameId }] });
+    expect(refusedBack.statusCode).toBe(403);
+    expect(refusedBack.json().code).toBe('CONSULT_OUT_OF_JURISDICTION');
+
+    // The leader, invited by userId, is rung on their dashboard's socket, answers and gets a grant.
+    const leaderDesk = await listen(as.leader);
+    const res = await call(as.dispatcher, { invitees: [{ workerId: worker.workerId }, { userId: leaderId }], ticketId });
+    expect(res.statusCode, res.body).toBe(201);
+    const consult = res.json() as ConsultSummary;
+    const rung = await until(() => leaderDesk.invited.find((c) => c.id === consult.id));
+    expect(rung.participants.find((p) => p.userId === leaderId)).toMatchObject({ role: 'invitee', state: 'ringing', userRole: 'leader' });
+    expect((await act(as.leader, consult.id, 'accept')).json().status).toBe('active');
+    const grant = await join(as.leader, consult.id);
+    expect(grant.statusCode, grant.body).toBe(200);
+    expect((grant.json() as ConsultGrant).publish).toBe(true);
+    const ended = (await act(as.dispatcher, consult.id, 'end')).json() as ConsultSummary;
+    expect(ended.participants.find((p) => p.userId === leaderId)?.joinedAt).not.toBeNull();
+  });
 
   it('ends a call the worker declines, and one nobody answers in time', async () => {
     const desk = await listen(as.dispatcher);
