@@ -34,6 +34,7 @@ describe.runIf(run)('video consults on Janus', () => {
   let as: Record<'dispatcher' | 'otherDispatcher' | 'sameStreetDispatcher' | 'worker' | 'leader' | 'operator', Headers>;
   let worker: { workerId: number; userId: number };
   let ticketId: number;
+  let spot: { lon: number; lat: number };
   const sockets: Client[] = [];
 
   beforeAll(async () => {
@@ -48,6 +49,7 @@ describe.runIf(run)('video consults on Janus', () => {
              (SELECT region_code FROM users WHERE username = 'dispatcher') AS street
         FROM users u JOIN workers wk ON wk.id = u.worker_id JOIN regions g ON g.code = wk.home_grid_code WHERE u.username = 'worker'`);
     worker = { workerId: Number(w!.workerId), userId: Number(w!.userId) };
+    spot = { lon: w!.lon, lat: w!.lat };
     const admin = await login(app, 'admin');
     const { rows: [other] } = await db.query<{ code: string }>(sql`
       SELECT code FROM regions WHERE level = 'street' AND code <> ${w!.street} ORDER BY code LIMIT 1`);
@@ -273,6 +275,28 @@ describe.runIf(run)('video consults on Janus', () => {
     expect((grant.json() as ConsultGrant).publish).toBe(true);
     const ended = (await act(as.dispatcher, consult.id, 'end')).json() as ConsultSummary;
     expect(ended.participants.find((p) => p.userId === leaderId)?.joinedAt).not.toBeNull();
+  });
+
+  it('records a consult about an SOS on the alarm’s timeline: who called, when, how long, who joined', async () => {
+    const raised = await app.inject({ method: 'POST', url: '/api/alarms', headers: as.worker, payload: { kind: 'sos', lon: spot.lon, lat: spot.lat, accuracy: 10, clientId: 'consult-sos-1' } });
+    expect(raised.statusCode, raised.body).toBe(201);
+    const alarmId = (raised.json() as { id: number }).id;
+    const consult = (await call(as.dispatcher, { invitees: [{ workerId: worker.workerId }], alarmId })).json() as ConsultSummary;
+    expect(consult.alarmId).toBe(alarmId);
+    expect((await act(as.worker, consult.id, 'accept')).statusCode).toBe(200);
+    expect((await join(as.leader, consult.id)).statusCode).toBe(200);
+    await new Promise((r) => setTimeout(r, 1100));
+    expect((await act(as.dispatcher, consult.id, 'end')).json().status).toBe('ended');
+
+    const detail = (await app.inject({ method: 'GET', url: `/api/alarms/${alarmId}`, headers: as.dispatcher })).json() as { timeline: Array<{ kind: string; at: string; note: string | null; detail: unknown }> };
+    const entry = detail.timeline.find((e) => e.kind === 'consult');
+    expect(entry, JSON.stringify(detail.timeline.map((e) => e.kind))).toBeTruthy();
+    expect(entry!.note).toMatch(/^视频会商 0 分 [1-9]\d* 秒：/);
+    const d = entry!.detail as { consultId: number; caller: { userId: number }; startedAt: string; endedAt: string; durationS: number; participants: Array<{ userRole?: string; role: string; joinedAt: string | null; leftAt: string | null }> };
+    expect(d.consultId).toBe(consult.id);
+    expect(d.durationS).toBeGreaterThanOrEqual(1);
+    expect(Date.parse(d.endedAt)).toBeGreaterThan(Date.parse(d.startedAt));
+    expect(d.participants.filter((p) => p.joinedAt && p.leftAt).map((p) => p.role).sort()).toEqual(['caller', 'invitee', 'joiner']);
   });
 
   it('ends a call the worker declines, and one nobody answers in time', async () => {
