@@ -19,7 +19,8 @@ import { TicketSimulator } from './modules/simulator/tickets';
 import { SosSimulator } from './modules/simulator/sos';
 import { NoticeSimulator } from './modules/simulator/notices';
 import { MobilisationSimulator } from './modules/simulator/mobilisation';
-import { loadVideoConfig } from './modules/video/config';
+import { findOnPath, loadVideoConfig } from './modules/video/config';
+import { RECORDING_TOOLS_INSTALL } from './modules/consults/recording';
 import { JanusSupervisor } from './modules/video/janus';
 import { seedDemoCamerasIfNone } from '../seeds/cameras';
 
@@ -81,6 +82,11 @@ async function main(): Promise<void> {
     void janus.start().then((up) => log(up
       ? `Video: Janus ${janus.control.health().janus ?? ''} ${videoConfig.mode === 'child' ? `running (pid ${janus.pid ?? '?'})` : `at ${videoConfig.controlUrl}`}; browsers reach it through /api/video/janus.`
       : `Video: Janus did not answer (${janus.control.health().reason ?? 'unknown'}); consults stay unavailable until it does.`));
+    if (videoConfig.recording) {
+      log(findOnPath('janus-pp-rec') && findOnPath('ffmpeg')
+        ? `Video: consults are recorded (CONSULT_RECORDING=1) into ${videoConfig.recordingsDir}.`
+        : `Video: consults are recorded (CONSULT_RECORDING=1) but cannot be converted until janus-pp-rec and ffmpeg are installed: ${RECORDING_TOOLS_INSTALL}`);
+    }
   } else {
     log(`Video consults unavailable: ${videoConfig.offReason ?? ''}`);
   }

@@ -26,7 +26,7 @@ export type AlarmSource = (typeof ALARM_SOURCES)[number];
 export const ALARM_ACTIONS = ['acknowledge', 'resolve', 'false_alarm'] as const;
 export type AlarmAction = (typeof ALARM_ACTIONS)[number];
 
-export const ALARM_EVENT_KINDS = ['raised', 'repeated', 'acknowledged', 'dispatched', 'resolved', 'false_alarm', 'consult'] as const;
+export const ALARM_EVENT_KINDS = ['raised', 'repeated', 'acknowledged', 'dispatched', 'resolved', 'false_alarm', 'consult', 'consult_recording'] as const;
 export type AlarmEventKind = (typeof ALARM_EVENT_KINDS)[number];
 
 /** The desks that take alarms (接警, 处置完毕, 误报). */

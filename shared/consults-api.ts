@@ -142,6 +142,42 @@ export const VideoStatus = Type.Object({
 });
 export type VideoStatus = Static<typeof VideoStatus>;
 
+/** Roles of the desks and leaders a consult may ring besides workers (by `{userId}`). */
+export const CONSULT_DESK_ROLES = ['leader', 'operator', 'dispatcher'] as const satisfies readonly UserRole[];
+
+/** A desk or leader the caller may invite: their jurisdiction lies in the caller's, or contains it. */
+export const InvitableDesk = Type.Object({
+  userId: Type.Number(),
+  name: Type.String(),
+  role: literals(CONSULT_DESK_ROLES),
+  region: Type.Object({ code: Type.String(), name: Type.String() }),
+});
+export type InvitableDesk = Static<typeof InvitableDesk>;
+
+export const InvitableDeskList = Type.Object({ items: Type.Array(InvitableDesk) });
+export type InvitableDeskList = Static<typeof InvitableDeskList>;
+
+/** One participant's recording of a consult (CONSULT_RECORDING=1), playable once the consult has ended. */
+export const ConsultRecording = Type.Object({
+  id: Type.Number(),
+  consultId: Type.Number(),
+  /** Whose camera and microphone; null when the feed could not be matched to a grant. */
+  userId: Nullable(Type.Number()),
+  name: Type.String(),
+  mime: Type.String(),
+  bytes: Type.Number(),
+  durationS: Nullable(Type.Number()),
+  createdAt: Type.String({ format: 'date-time' }),
+  /** The authenticated download route. */
+  url: Type.String(),
+});
+export type ConsultRecording = Static<typeof ConsultRecording>;
+
+export const ConsultRecordingList = Type.Object({ items: Type.Array(ConsultRecording) });
+export type ConsultRecordingList = Static<typeof ConsultRecordingList>;
+
+export const ConsultRecordingParams = Type.Object({ id: Id(), recordingId: Id() });
+
 /** Socket events. */
 export interface ConsultInvited {
   consult: ConsultSummary;

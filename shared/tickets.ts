@@ -89,6 +89,7 @@ export const TICKET_EVENT_KINDS = [
   'department_replied',
   'photo_added',
   'consult',
+  'consult_recording',
 ] as const;
 export type TicketEventKind = (typeof TICKET_EVENT_KINDS)[number];
 

@@ -301,7 +301,7 @@ const en: Messages<typeof zhCN> = {
     events: {
       created: 'Filed', registered: 'Registered', not_registered: 'Not registered', dispatched: 'Dispatched', reassigned: 'Reassigned', accepted: 'Accepted',
       declined: 'Declined', started: 'Started', resolved: 'Resolved', verified: 'Verified', closed: 'Closed', returned: 'Returned',
-      rework: 'Verification failed', escalated: 'Escalated', cancelled: 'Cancelled', reopened: 'Reopened', department_replied: 'Department replied', photo_added: 'Photo added', consult: 'Video consult',
+      rework: 'Verification failed', escalated: 'Escalated', cancelled: 'Cancelled', reopened: 'Reopened', department_replied: 'Department replied', photo_added: 'Photo added', consult: 'Video consult', consult_recording: 'Consult recording',
     },
     detail: {
       description: 'Description', category: 'Category', grid: 'Grid', reporter: 'Reporter', received: 'Received', deadline: 'Stage deadline',
@@ -612,6 +612,11 @@ const en: Messages<typeof zhCN> = {
     start: 'Call',
     pickWorkers: 'Workers to call',
     ticketWorker: 'Ticket’s worker',
+    pickDesks: 'Invite leaders and other desks',
+    deskRole: { leader: 'Leader', operator: 'Operator', dispatcher: 'Dispatcher' },
+    deskIncoming: 'Video consult invitation',
+    recording: 'Consult recording',
+    download: 'Download',
     nearest: 'Nearby',
     alsoLeader: 'Invite the leader too',
     calling: 'Calling…',

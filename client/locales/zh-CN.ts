@@ -298,7 +298,7 @@ export default {
     events: {
       created: '上报', registered: '立案', not_registered: '不予立案', dispatched: '派遣', reassigned: '改派', accepted: '接单',
       declined: '拒单', started: '开始处置', resolved: '处置完成', verified: '核查通过', closed: '结案', returned: '退回',
-      rework: '核查不通过', escalated: '提级', cancelled: '作废', reopened: '重新打开', department_replied: '部门回复', photo_added: '上传照片', consult: '视频会商',
+      rework: '核查不通过', escalated: '提级', cancelled: '作废', reopened: '重新打开', department_replied: '部门回复', photo_added: '上传照片', consult: '视频会商', consult_recording: '会商录像',
     },
     detail: {
       description: '问题描述', category: '类别', grid: '所属网格', reporter: '上报人', received: '上报时间', deadline: '本环节时限',
@@ -529,6 +529,11 @@ export default {
     start: '发起会商',
     pickWorkers: '选择网格员',
     ticketWorker: '工单处置人',
+    pickDesks: '邀请领导和其他席位',
+    deskRole: { leader: '领导', operator: '值班员', dispatcher: '调度员' },
+    deskIncoming: '视频会商邀请',
+    recording: '会商录像',
+    download: '下载',
     nearest: '附近人员',
     alsoLeader: '同时邀请领导',
     calling: '正在呼叫…',

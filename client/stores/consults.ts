@@ -6,13 +6,14 @@
  */
 import { acceptHMRUpdate, defineStore } from 'pinia';
 import { computed, ref, shallowRef, triggerRef } from 'vue';
-import type { ConsultGrant, ConsultInvitee, ConsultList, ConsultSummary, JoinConsultBody, VideoStatus } from '@shared/consults-api';
+import type { ConsultGrant, ConsultInvitee, ConsultList, ConsultSummary, InvitableDesk, InvitableDeskList, JoinConsultBody, VideoStatus } from '@shared/consults-api';
 import { CONSULT_CALLER_ROLES, CONSULT_JOIN_UNINVITED_ROLES } from '@shared/consults-api';
 import { request } from '@client/api';
 import { useSessionStore } from '@client/stores/session';
 
 export const consultsApi = {
   video: () => request<VideoStatus>('/api/consults/video'),
+  invitable: () => request<InvitableDeskList>('/api/consults/invitable'),
   list: (status: 'active' | 'all' = 'active') => request<ConsultList>('/api/consults', { query: { status } }),
   create: (body: { invitees: ConsultInvitee[]; ticketId?: number; alarmId?: number }) => request<ConsultSummary>('/api/consults', { method: 'POST', body }),
   join: (id: number, body: JoinConsultBody = {}) => request<ConsultGrant>(`/api/consults/${id}/join`, { method: 'POST', body }),
@@ -29,6 +30,8 @@ export const useConsultsStore = defineStore('consults', () => {
   const dismissed = ref(new Set<number>());
   /** Consults that ended on this screen, with why (for the caller's "declined / no answer" notice). */
   const lastEnded = shallowRef<ConsultSummary | null>(null);
+  /** The desks and leaders this desk may invite (loaded when the pick dialog opens). */
+  const desks = shallowRef<InvitableDesk[]>([]);
 
   const me = computed(() => session.user?.id ?? null);
   const mayCall = computed(() => (CONSULT_CALLER_ROLES as readonly string[]).includes(session.user?.role ?? ''));
@@ -74,6 +77,11 @@ export const useConsultsStore = defineStore('consults', () => {
     return video.value;
   }
 
+  async function loadDesks(): Promise<InvitableDesk[]> {
+    desks.value = (await consultsApi.invitable()).items;
+    return desks.value;
+  }
+
   async function start(body: { invitees: ConsultInvitee[]; ticketId?: number; alarmId?: number }): Promise<ConsultSummary> {
     const c = await consultsApi.create(body);
     upsert(c);
@@ -109,13 +117,14 @@ export const useConsultsStore = defineStore('consults', () => {
 
   function reset(): void {
     byId.value = new Map();
+    desks.value = [];
     inCall.value = null;
     dismissed.value = new Set();
   }
 
   return {
-    byId, video, inCall, dismissed, lastEnded, active, ringing, current, videoReady, mayCall, mayJoinUninvited,
-    upsert, onInvited, resync, loadVideo, start, answer, decline, open, hangUp, reset,
+    byId, video, inCall, dismissed, lastEnded, desks, active, ringing, current, videoReady, mayCall, mayJoinUninvited,
+    upsert, onInvited, resync, loadVideo, loadDesks, start, answer, decline, open, hangUp, reset,
   };
 });
 

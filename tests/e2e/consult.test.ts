@@ -258,6 +258,60 @@ describe.runIf(run)('video consult in the browser', () => {
     await waitFor('the phone’s ring stopping', () => phone.getByTestId('consult-incoming').count(), (n) => n === 0, 5_000);
   }, 60_000);
 
+  test('the pick dialog offers the leader; the call rings the leader’s screen (/command), who answers', async () => {
+    const { rows: [l] } = await db.query<{ id: number }>(sql`SELECT id FROM users WHERE username = 'leader'`);
+    const leaderId = Number(l!.id);
+    const boss = await open(1920, 1080, false, 'leader-command');
+    try {
+      await signIn(boss, base, 'leader');
+      await boss.waitForURL(`${base}/command`);
+      const dispatcher = await login(app, 'dispatcher');
+      const { items } = (await app.inject({ method: 'GET', url: '/api/consults?status=active', headers: dispatcher })).json() as { items: Array<{ id: number }> };
+      for (const c of items) await app.inject({ method: 'POST', url: `/api/consults/${c.id}/transitions`, headers: dispatcher, payload: { action: 'end' } });
+      await desk.goto(`${base}/dispatch?category=safety.fire&status=dispatched`);
+      await desk.locator(`[data-testid=ticket-row][data-number="${ticket.number}"]`).click();
+      await desk.getByTestId('ticket-detail').getByTestId('consult-open').click();
+      // The leader is offered beside the ticket's worker; the call goes to the leader alone.
+      const pick = desk.getByTestId(`consult-pick-user-${leaderId}`);
+      await pick.waitFor({ timeout: 10_000 });
+      await expect(desk.getByTestId('consult-desks').textContent()).resolves.toContain('领导');
+      await screenshot(desk, 'consult-desk-1920x1080-pick-leader');
+      await desk.getByTestId(`consult-pick-${worker.workerId}`).uncheck();
+      await pick.check();
+      const rangAt = Date.now();
+      await desk.getByTestId('consult-call-start').click();
+
+      const ring = boss.getByTestId('consult-incoming');
+      await ring.waitFor({ timeout: 10_000 });
+      console.error(`[consult e2e] call → the leader's /command rings in ${Date.now() - rangAt} ms`);
+      await expect(ring.textContent()).resolves.toContain('楼道堆放杂物');
+      await screenshot(boss, 'consult-leader-1920x1080-ringing');
+      await boss.setViewportSize({ width: 3840, height: 2160 });
+      await boss.waitForTimeout(800);
+      await screenshot(boss, 'consult-leader-3840x2160-ringing');
+      await boss.setViewportSize({ width: 1920, height: 1080 });
+      // The phone is not rung: only the leader was picked.
+      expect(await phone.getByTestId('consult-incoming').count()).toBe(0);
+
+      await boss.getByTestId('consult-answer').click();
+      const answeredAt = Date.now();
+      await waitFor('the leader decoding the desk', () => frames(boss), allDecoding(1), 60_000);
+      await waitFor('the desk decoding the leader', () => frames(desk), allDecoding(1), 60_000);
+      const first = async (p: Page) => Math.max(...(await p.$$eval('[data-testid=consult-remote]', (els) => els.map((e) => Number((e as HTMLElement).dataset.firstFrameAt)))));
+      const [onBoss, onDesk] = [(await first(boss)) - answeredAt, (await first(desk)) - answeredAt];
+      console.error(`[consult e2e] the leader answered → decoded on /command ${onBoss} ms, on the desk ${onDesk} ms`);
+      expect(onBoss).toBeLessThanOrEqual(10_000);
+      expect(onDesk).toBeLessThanOrEqual(10_000);
+      await screenshot(boss, 'consult-leader-1920x1080-call');
+
+      await desk.getByTestId('consult-end').click();
+      await waitFor('the leader’s call closing', () => boss.getByTestId('consult-overlay').count(), (n) => n === 0, 10_000);
+      expect(errors).toEqual([]);
+    } finally {
+      await boss.context().close().catch(() => {});
+    }
+  }, 120_000);
+
   test('a dispatcher of another street cannot call the worker', async () => {
     const other = await login(app, 'e2e-other-dispatcher', 'e2e-other-dispatcher-1');
     const res = await app.inject({ method: 'POST', url: '/api/consults', headers: other, payload: { invitees: [{ workerId: worker.workerId }] } });

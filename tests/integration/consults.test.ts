@@ -13,7 +13,7 @@ import { build, type App } from '../../server/app';
 import { loadConfig } from '../../server/platform/config';
 import type { JanusSupervisor } from '../../server/modules/video/janus';
 import type { ClientToServerEvents, ServerToClientEvents } from '@shared/realtime';
-import type { ConsultGrant, ConsultSummary } from '@shared/consults-api';
+import type { ConsultGrant, ConsultSummary, InvitableDesk } from '@shared/consults-api';
 import type { TicketDetail } from '@shared/tickets-api';
 import { createTestDb, TEST_DEMO_PASSWORD } from '../support/db';
 import { login, TEST_JWT_SECRET } from '../support/app';
@@ -34,6 +34,7 @@ describe.runIf(run)('video consults on Janus', () => {
   let as: Record<'dispatcher' | 'otherDispatcher' | 'sameStreetDispatcher' | 'worker' | 'leader' | 'operator', Headers>;
   let worker: { workerId: number; userId: number };
   let ticketId: number;
+  let spot: { lon: number; lat: number };
   const sockets: Client[] = [];
 
   beforeAll(async () => {
@@ -48,6 +49,7 @@ describe.runIf(run)('video consults on Janus', () => {
              (SELECT region_code FROM users WHERE username = 'dispatcher') AS street
         FROM users u JOIN workers wk ON wk.id = u.worker_id JOIN regions g ON g.code = wk.home_grid_code WHERE u.username = 'worker'`);
     worker = { workerId: Number(w!.workerId), userId: Number(w!.userId) };
+    spot = { lon: w!.lon, lat: w!.lat };
     const admin = await login(app, 'admin');
     const { rows: [other] } = await db.query<{ code: string }>(sql`
       SELECT code FROM regions WHERE level = 'street' AND code <> ${w!.street} ORDER BY code LIMIT 1`);
@@ -229,6 +231,73 @@ describe.runIf(run)('video consults on Janus', () => {
     expect(detail.participants.filter((p) => p.joinedAt).map((p) => p.role).sort()).toEqual(['caller', 'invitee', 'joiner', 'joiner']);
     expect(entry!.note).toMatch(/^视频会商/);
   }, 60_000);
+
+  it('lists the desks and leaders a dispatcher may invite (their jurisdiction meets theirs), rings a leader invited by userId, refuses one outside (403)', async () => {
+    const ids = async (username: string) => Number((await db.query<{ id: number }>(sql`SELECT id FROM users WHERE username = ${username}`)).rows[0]!.id);
+    const [leaderId, operatorId, dispatcherId, sameId, otherId] = await Promise.all(['leader', 'operator', 'dispatcher', 'consult-same', 'consult-other'].map(ids));
+
+    const invitable = await app.inject({ method: 'GET', url: '/api/consults/invitable', headers: as.dispatcher });
+    expect(invitable.statusCode, invitable.body).toBe(200);
+    const desks = (invitable.json() as { items: InvitableDesk[] }).items;
+    const listed = desks.map((d) => d.userId);
+    // The district's leader and operator (their jurisdiction contains the street), the street's other desk.
+    expect(listed).toEqual(expect.arrayContaining([leaderId, operatorId, sameId]));
+    expect(desks[0]!.role).toBe('leader');
+    // Not the dispatcher of another street, not oneself, no workers' accounts.
+    expect(listed).not.toContain(otherId);
+    expect(listed).not.toContain(dispatcherId);
+    expect(listed).not.toContain(worker.userId);
+    // The other street's dispatcher sees the district's leader but not this street's desks.
+    const theirs = ((await app.inject({ method: 'GET', url: '/api/consults/invitable', headers: as.otherDispatcher })).json() as { items: InvitableDesk[] }).items.map((d) => d.userId);
+    expect(theirs).toContain(leaderId);
+    expect(theirs).not.toContain(sameId);
+    expect(theirs).not.toContain(dispatcherId);
+    expect((await app.inject({ method: 'GET', url: '/api/consults/invitable', headers: as.worker })).statusCode).toBe(403);
+
+    // A dispatcher cannot ring a desk of another street.
+    const refused = await call(as.dispatcher, { invitees: [{ workerId: worker.workerId }, { userId: otherId }] });
+    expect(refused.statusCode).toBe(403);
+    expect(refused.json().code).toBe('CONSULT_OUT_OF_JURISDICTION');
+    const refusedBack = await call(as.otherDispatcher, { invitees: [{ userId: sameId }] });
+    expect(refusedBack.statusCode).toBe(403);
+    expect(refusedBack.json().code).toBe('CONSULT_OUT_OF_JURISDICTION');
+
+    // The leader, invited by userId, is rung on their dashboard's socket, answers and gets a grant.
+    const leaderDesk = await listen(as.leader);
+    const res = await call(as.dispatcher, { invitees: [{ workerId: worker.workerId }, { userId: leaderId }], ticketId });
+    expect(res.statusCode, res.body).toBe(201);
+    const consult = res.json() as ConsultSummary;
+    const rung = await until(() => leaderDesk.invited.find((c) => c.id === consult.id));
+    expect(rung.participants.find((p) => p.userId === leaderId)).toMatchObject({ role: 'invitee', state: 'ringing', userRole: 'leader' });
+    expect((await act(as.leader, consult.id, 'accept')).json().status).toBe('active');
+    const grant = await join(as.leader, consult.id);
+    expect(grant.statusCode, grant.body).toBe(200);
+    expect((grant.json() as ConsultGrant).publish).toBe(true);
+    const ended = (await act(as.dispatcher, consult.id, 'end')).json() as ConsultSummary;
+    expect(ended.participants.find((p) => p.userId === leaderId)?.joinedAt).not.toBeNull();
+  });
+
+  it('records a consult about an SOS on the alarm’s timeline: who called, when, how long, who joined', async () => {
+    const raised = await app.inject({ method: 'POST', url: '/api/alarms', headers: as.worker, payload: { kind: 'sos', lon: spot.lon, lat: spot.lat, accuracy: 10, clientId: 'consult-sos-1' } });
+    expect(raised.statusCode, raised.body).toBe(201);
+    const alarmId = (raised.json() as { id: number }).id;
+    const consult = (await call(as.dispatcher, { invitees: [{ workerId: worker.workerId }], alarmId })).json() as ConsultSummary;
+    expect(consult.alarmId).toBe(alarmId);
+    expect((await act(as.worker, consult.id, 'accept')).statusCode).toBe(200);
+    expect((await join(as.leader, consult.id)).statusCode).toBe(200);
+    await new Promise((r) => setTimeout(r, 1100));
+    expect((await act(as.dispatcher, consult.id, 'end')).json().status).toBe('ended');
+
+    const detail = (await app.inject({ method: 'GET', url: `/api/alarms/${alarmId}`, headers: as.dispatcher })).json() as { timeline: Array<{ kind: string; at: string; note: string | null; detail: unknown }> };
+    const entry = detail.timeline.find((e) => e.kind === 'consult');
+    expect(entry, JSON.stringify(detail.timeline.map((e) => e.kind))).toBeTruthy();
+    expect(entry!.note).toMatch(/^视频会商 0 分 [1-9]\d* 秒：/);
+    const d = entry!.detail as { consultId: number; caller: { userId: number }; startedAt: string; endedAt: string; durationS: number; participants: Array<{ userRole?: string; role: string; joinedAt: string | null; leftAt: string | null }> };
+    expect(d.consultId).toBe(consult.id);
+    expect(d.durationS).toBeGreaterThanOrEqual(1);
+    expect(Date.parse(d.endedAt)).toBeGreaterThan(Date.parse(d.startedAt));
+    expect(d.participants.filter((p) => p.joinedAt && p.leftAt).map((p) => p.role).sort()).toEqual(['caller', 'invitee', 'joiner']);
+  });
 
   it('ends a call the worker declines, and one nobody answers in time', async () => {
     const desk = await listen(as.dispatcher);

@@ -56,3 +56,64 @@ export async function startTestJanus(env: Record<string, string> = {}): Promise<
   }
   return janus;
 }
+
+/**
+ * In the page: Janus's WebSocket API by hand — a session with the grant's token, the videoroom's
+ * joinandconfigure as publisher with a non-trickle offer of the fake camera and microphone; a few
+ * seconds of media; the encoder's frame count. Plain JavaScript in a string: the test's TypeScript
+ * transform must not touch what runs in the page.
+ */
+export const PUBLISH_JS = `async (g) => {
+  const ws = new WebSocket(g.url, 'janus-protocol');
+  await new Promise((resolve, reject) => { ws.onopen = resolve; ws.onerror = () => reject(new Error('websocket')); });
+  let n = 0;
+  const waiting = new Map();
+  ws.onmessage = (ev) => {
+    const m = JSON.parse(String(ev.data));
+    if (m.janus === 'ack') return;
+    if (m.transaction && waiting.has(m.transaction)) { waiting.get(m.transaction)(m); waiting.delete(m.transaction); }
+  };
+  const send = (m) => new Promise((resolve, reject) => {
+    const transaction = 't' + (++n);
+    waiting.set(transaction, (r) => (r.janus === 'error' ? reject(new Error(JSON.stringify(r.error))) : resolve(r)));
+    ws.send(JSON.stringify(Object.assign({}, m, { transaction, token: g.token })));
+  });
+  const session = (await send({ janus: 'create' })).data.id;
+  const handle = (await send({ janus: 'attach', session_id: session, plugin: 'janus.plugin.videoroom' })).data.id;
+  const message = async (body, jsep) => {
+    const r = await send(Object.assign({ janus: 'message', session_id: session, handle_id: handle, body }, jsep ? { jsep } : {}));
+    const data = r.plugindata.data;
+    if (data.error) throw new Error(String(data.error));
+    return { data, jsep: r.jsep };
+  };
+  const stream = await navigator.mediaDevices.getUserMedia({ audio: true, video: { width: 320, height: 240 } });
+  const pc = new RTCPeerConnection({ iceServers: [] });
+  for (const track of stream.getTracks()) pc.addTrack(track, stream);
+  await pc.setLocalDescription(await pc.createOffer());
+  await new Promise((resolve) => {
+    if (pc.iceGatheringState === 'complete') return resolve();
+    pc.onicegatheringstatechange = () => { if (pc.iceGatheringState === 'complete') resolve(); };
+    setTimeout(resolve, 3000);
+  });
+  // Joined and published in one request, with what a tampered browser could add: no recording of
+  // itself, and a file name outside the folder (Janus 1.1.2 takes both from joinandconfigure even in a
+  // room whose recording is locked).
+  const answer = await message(
+    { request: 'joinandconfigure', ptype: 'publisher', room: g.room, pin: g.pin, token: g.token, id: g.feedId, display: g.display, record: false, filename: '../escaped' },
+    { type: 'offer', sdp: pc.localDescription.sdp, trickle: false },
+  );
+  await pc.setRemoteDescription(answer.jsep);
+  const keepalive = setInterval(() => { send({ janus: 'keepalive', session_id: session }).catch(() => {}); }, 10000);
+  let framesEncoded = 0;
+  for (let i = 0; i < 40 && framesEncoded < 60; i++) {
+    await new Promise((r) => setTimeout(r, 250));
+    (await pc.getStats()).forEach((s) => { if (s.type === 'outbound-rtp' && s.kind === 'video') framesEncoded = Math.max(framesEncoded, s.framesEncoded || 0); });
+  }
+  // A little more for the recorder, then leave as a browser hanging up would.
+  await new Promise((r) => setTimeout(r, 1500));
+  clearInterval(keepalive);
+  const state = pc.connectionState;
+  pc.close();
+  ws.close();
+  return { framesEncoded, state };
+}`;

@@ -4,7 +4,7 @@
  */
 import { sql, type Queryable, type Sql } from '../../platform/db';
 import type { Principal } from '../../platform/auth/scope';
-import type { ConsultEndReason, ConsultStatus, ConsultSummary, ParticipantState } from '@shared/consults-api';
+import { CONSULT_DESK_ROLES, type ConsultEndReason, type ConsultRecording, type ConsultStatus, type ConsultSummary, type InvitableDesk, type ParticipantState } from '@shared/consults-api';
 
 const ts = (t: number): string => new Date(t).toISOString();
 const iso = (v: Date | string | null): string | null => (v === null ? null : (v instanceof Date ? v : new Date(v)).toISOString());
@@ -29,11 +29,13 @@ export interface ConsultRow {
   createdBy: number | null;
   createdAt: number;
   startedAt: number | null;
+  /** The consult's recording folder, relative to the recordings directory (null: not recorded). */
+  recordingDir: string | null;
 }
 
 const ROW = sql`SELECT c.id, c.status, c.room, c.room_pin AS "roomPin", c.room_secret AS "roomSecret",
   c.ticket_id AS "ticketId", c.alarm_id AS "alarmId", c.region_path AS "regionPath", c.created_by AS "createdBy",
-  c.created_at AS "createdAt", c.started_at AS "startedAt" FROM consults c`;
+  c.created_at AS "createdAt", c.started_at AS "startedAt", c.recording_dir AS "recordingDir" FROM consults c`;
 
 type RawRow = Omit<ConsultRow, 'createdAt' | 'startedAt'> & { createdAt: Date | string; startedAt: Date | string | null };
 const toRow = (r: RawRow): ConsultRow => ({ ...r, room: Number(r.room), createdAt: ms(r.createdAt)!, startedAt: ms(r.startedAt) });
@@ -82,6 +84,23 @@ export async function userWithPath(db: Queryable, userId: number): Promise<{ id:
   return rows[0] ?? null;
 }
 
+/**
+ * The desks and leaders `p` may ring (CONSULT_DESK_ROLES), but not `p`: those whose jurisdiction lies
+ * inside `p`'s, or contains it (a street's dispatcher rings the district's leader and operators, and
+ * the other desks of the street). Leaders first, then operators, then dispatchers.
+ */
+export async function invitableDesks(db: Queryable, p: Principal): Promise<InvitableDesk[]> {
+  const above = p.scope.path === null ? sql`true` : sql`starts_with(${p.scope.path}, r.path)`;
+  const { rows } = await db.query<{ userId: number; name: string; role: InvitableDesk['role']; code: string; regionName: string }>(sql`
+    SELECT u.id AS "userId", u.display_name AS name, u.role, r.code, r.name AS "regionName"
+      FROM users u JOIN regions r ON r.code = u.region_code
+     WHERE u.active AND u.worker_id IS NULL AND u.id <> ${p.userId} AND u.role = ANY(${[...CONSULT_DESK_ROLES]}::text[])
+       AND (${p.scope.covers('r.path')} OR ${above})
+     ORDER BY CASE u.role WHEN 'leader' THEN 0 WHEN 'operator' THEN 1 ELSE 2 END, r.path, u.display_name, u.id
+     LIMIT 100`);
+  return rows.map((r) => ({ userId: Number(r.userId), name: r.name, role: r.role, region: { code: r.code, name: r.regionName } }));
+}
+
 export async function regionPathOf(db: Queryable, userId: number): Promise<string> {
   const { rows } = await db.query<{ path: string }>(sql`SELECT r.path FROM users u JOIN regions r ON r.code = u.region_code WHERE u.id = ${userId}`);
   return rows[0]?.path ?? '/';
@@ -89,12 +108,12 @@ export async function regionPathOf(db: Queryable, userId: number): Promise<strin
 
 export async function insertConsult(tx: Queryable, c: {
   room: number; pin: string; secret: string; ticketId: number | null; alarmId: number | null; regionPath: string;
-  lon: number | null; lat: number | null; createdBy: number; now: number;
+  lon: number | null; lat: number | null; createdBy: number; now: number; recordingDir: string | null;
 }): Promise<number> {
   const geom = c.lon === null || c.lat === null ? sql`NULL` : sql`ST_SetSRID(ST_MakePoint(${c.lon}, ${c.lat}), 4326)`;
   const { rows } = await tx.query<{ id: number }>(sql`
-    INSERT INTO consults (room, room_pin, room_secret, ticket_id, alarm_id, region_path, geom, created_by, created_at)
-    VALUES (${c.room}, ${c.pin}, ${c.secret}, ${c.ticketId}, ${c.alarmId}, ${c.regionPath}, ${geom}, ${c.createdBy}, ${ts(c.now)}::timestamptz)
+    INSERT INTO consults (room, room_pin, room_secret, ticket_id, alarm_id, region_path, geom, created_by, created_at, recording_dir)
+    VALUES (${c.room}, ${c.pin}, ${c.secret}, ${c.ticketId}, ${c.alarmId}, ${c.regionPath}, ${geom}, ${c.createdBy}, ${ts(c.now)}::timestamptz, ${c.recordingDir})
     RETURNING id`);
   return Number(rows[0]!.id);
 }
@@ -234,4 +253,46 @@ export async function endAllOpen(tx: Queryable, now: number): Promise<number[]> 
   const { rows } = await tx.query<{ id: number }>(sql`SELECT id FROM consults WHERE status <> 'ended' ORDER BY id`);
   for (const r of rows) await endConsult(tx, Number(r.id), 'server_restart', null, now);
   return rows.map((r) => Number(r.id));
+}
+
+/** The download route of a recording (authenticated and scoped like the consult). */
+export const recordingUrl = (consultId: number, id: number): string => `/api/consults/${consultId}/recordings/${id}`;
+
+export async function insertRecording(tx: Queryable, r: {
+  consultId: number; userId: number | null; file: string; mime: string; bytes: number; durationS: number | null; now: number;
+}): Promise<number> {
+  const { rows } = await tx.query<{ id: number }>(sql`
+    INSERT INTO consult_recordings (consult_id, user_id, file, mime, bytes, duration_s, created_at)
+    VALUES (${r.consultId}, ${r.userId}, ${r.file}, ${r.mime}, ${r.bytes}, ${r.durationS}, ${ts(r.now)}::timestamptz)
+    RETURNING id`);
+  return Number(rows[0]!.id);
+}
+
+interface RawRecording {
+  id: number; consultId: number; userId: number | null; name: string | null; mime: string; bytes: number | string;
+  durationS: number | null; createdAt: Date | string; file: string;
+}
+
+const RECORDINGS = sql`
+  SELECT cr.id, cr.consult_id AS "consultId", cr.user_id AS "userId", coalesce(w.name, u.display_name) AS name, cr.mime, cr.bytes,
+         cr.duration_s AS "durationS", cr.created_at AS "createdAt", cr.file
+    FROM consult_recordings cr LEFT JOIN users u ON u.id = cr.user_id LEFT JOIN workers w ON w.id = u.worker_id`;
+
+const toRecording = (r: RawRecording): ConsultRecording & { file: string } => ({
+  id: Number(r.id),
+  consultId: Number(r.consultId),
+  userId: r.userId === null ? null : Number(r.userId),
+  name: r.name ?? '',
+  mime: r.mime,
+  bytes: Number(r.bytes),
+  durationS: r.durationS === null ? null : Number(r.durationS),
+  createdAt: iso(r.createdAt)!,
+  url: recordingUrl(Number(r.consultId), Number(r.id)),
+  file: r.file,
+});
+
+/** A consult's recordings, with their files (relative to the recordings directory: never sent out). */
+export async function recordings(db: Queryable, consultId: number): Promise<Array<ConsultRecording & { file: string }>> {
+  const { rows } = await db.query<RawRecording>(sql`${RECORDINGS} WHERE cr.consult_id = ${consultId} ORDER BY cr.id`);
+  return rows.map(toRecording);
 }

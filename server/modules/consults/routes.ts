@@ -1,3 +1,5 @@
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import fp from 'fastify-plugin';
 import type { App } from '../../app';
 import { ErrorResponse } from '@shared/api';
@@ -6,6 +8,9 @@ import {
   ConsultGrant,
   ConsultIdParams,
   ConsultList,
+  ConsultRecordingList,
+  ConsultRecordingParams,
+  InvitableDeskList,
   ConsultsQuery,
   ConsultSummary,
   ConsultTransitionBody,
@@ -15,6 +20,7 @@ import {
 } from '@shared/consults-api';
 import { ConsultBroadcaster } from './broadcast';
 import { ConsultService } from './service';
+import { AppError } from '../../platform/errors';
 import { attachJanusProxy } from '../video/proxy';
 
 declare module 'fastify' {
@@ -83,6 +89,57 @@ export default fp(
         },
       },
       async (request) => ({ items: await service.list(request.principal, request.query.status !== 'all') }),
+    );
+
+    app.get(
+      '/api/consults/invitable',
+      {
+        config: { auth: [...CONSULT_CALLER_ROLES] },
+        schema: {
+          tags: ['consults'],
+          summary: 'The desks and leaders you may invite to a consult besides workers ({userId} invitees): leaders, operators and dispatchers whose jurisdiction lies in yours or contains it',
+          response: { 200: InvitableDeskList, 401: ErrorResponse, 403: ErrorResponse },
+        },
+      },
+      async (request) => ({ items: await service.invitableDesks(request.principal) }),
+    );
+
+    app.get(
+      '/api/consults/:id/recordings',
+      {
+        config: { auth: [...CONSULT_CALLER_ROLES] },
+        schema: {
+          tags: ['consults'],
+          summary: 'The consult’s recordings (CONSULT_RECORDING=1), one playable file per participant once the consult has ended and they are converted',
+          params: ConsultIdParams,
+          response: { 200: ConsultRecordingList, ...errors },
+        },
+      },
+      async (request) => ({ items: await service.recordings(request.principal, request.params.id) }),
+    );
+
+    app.get(
+      '/api/consults/:id/recordings/:recordingId',
+      {
+        config: { auth: [...CONSULT_CALLER_ROLES] },
+        schema: {
+          tags: ['consults'],
+          summary: 'Downloads one recording of a consult you see (the media file: video/webm or video/mp4)',
+          params: ConsultRecordingParams,
+        },
+      },
+      async (request, reply) => {
+        const file = await service.recordingFile(request.principal, request.params.id, request.params.recordingId);
+        const exists = await stat(file.path).then((s) => s.isFile(), () => false);
+        if (!exists) throw new AppError('NOT_FOUND', 'The recording’s file is missing from storage.');
+        return reply
+          .type(file.mime)
+          .header('content-length', file.bytes)
+          .header('content-disposition', `attachment; filename="${file.name}"`)
+          .header('cache-control', 'private, no-store')
+          .header('x-content-type-options', 'nosniff')
+          .send(createReadStream(file.path));
+      },
     );
 
     app.get(

@@ -5,15 +5,21 @@
  * to Janus (a session for the videoroom plugin only) and to this room's ACL: unused, it is revoked
  * when it expires; used, it lasts while its holder's feed is in the room, and ends with the consult.
  * When a consult ends its room is destroyed and it is written on its ticket's or alarm's timeline.
+ * With CONSULT_RECORDING=1 the room records every publisher into the consult's own folder; when the
+ * consult ends the files are converted (recording.ts), listed, and written on the timeline too.
  */
-import { randomInt } from 'node:crypto';
+import { randomBytes, randomInt } from 'node:crypto';
+import { mkdir, rm } from 'node:fs/promises';
+import path from 'node:path';
 import type { FastifyBaseLogger } from 'fastify';
 import {
   CONSULT_JOIN_UNINVITED_ROLES,
   type ConsultAction,
   type ConsultEndReason,
   type ConsultGrant,
+  type ConsultRecording,
   type ConsultSummary,
+  type InvitableDesk,
   type CreateConsultBody,
   type JoinConsultBody,
   type VideoStatus,
@@ -30,6 +36,7 @@ import { browserIceServers, INSTALL_COMMAND, type VideoConfig } from '../video/c
 import type { Room, VideoBackend } from '../video/janus';
 import { JANUS_PROXY_PATH } from '../video/proxy';
 import type { ConsultBroadcaster } from './broadcast';
+import { convertRecordings, settle } from './recording';
 import * as repo from './repository';
 
 const ALL = raw('true');
@@ -61,6 +68,10 @@ const isDesk = (p: Principal) => p.role !== 'worker';
 export class ConsultService {
   private readonly grants = new Map<string, Grant>();
   private readonly ringTimers = new Map<number, NodeJS.Timeout>();
+  /** Whose feed is whose, per consult (the recordings are named after the people in them). */
+  private readonly feeds = new Map<number, Map<number, number>>();
+  /** Recordings being converted (close() waits for them). */
+  private readonly converting = new Set<Promise<void>>();
   private closed = false;
 
   constructor(private readonly deps: ConsultServiceDeps) {}
@@ -90,7 +101,12 @@ export class ConsultService {
   /** After a restart the previous process's rooms are gone: end what it left open, on the timelines too. */
   async start(): Promise<void> {
     const ids = await this.deps.db.transaction((tx) => repo.endAllOpen(tx, this.deps.clock.now()));
-    for (const id of ids) await this.recordOnTimeline(this.deps.db, id).catch((err: unknown) => this.deps.log?.error({ err }, 'consult timeline'));
+    for (const id of ids) {
+      await this.recordOnTimeline(this.deps.db, id).catch((err: unknown) => this.deps.log?.error({ err }, 'consult timeline'));
+      // What the previous process recorded is converted now (whose feed was whose is not known any more).
+      const row = await repo.findRow(this.deps.db, id, ALL);
+      if (row?.recordingDir) this.convertLater(row, new Map());
+    }
   }
 
   async close(): Promise<void> {
@@ -99,6 +115,30 @@ export class ConsultService {
     this.ringTimers.clear();
     for (const g of this.grants.values()) if (g.timer) clearTimeout(g.timer);
     this.grants.clear();
+    await Promise.allSettled([...this.converting]);
+  }
+
+  /** The desks and leaders the caller may invite besides workers. */
+  async invitableDesks(p: Principal): Promise<InvitableDesk[]> {
+    return repo.invitableDesks(this.deps.db, p);
+  }
+
+  /** A consult's recordings (the consult as `p` sees it). */
+  async recordings(p: Principal, id: number): Promise<ConsultRecording[]> {
+    const row = await repo.findRow(this.deps.db, id, repo.visibleTo(p));
+    if (!row) throw new AppError('NOT_FOUND', `No consult ${id}.`);
+    return (await repo.recordings(this.deps.db, id)).map(({ file: _file, ...r }) => r);
+  }
+
+  /** One recording's file on disk, for the download route (the consult as `p` sees it). */
+  async recordingFile(p: Principal, id: number, recordingId: number): Promise<{ path: string; mime: string; bytes: number; name: string }> {
+    const row = await repo.findRow(this.deps.db, id, repo.visibleTo(p));
+    const rec = row ? (await repo.recordings(this.deps.db, id)).find((r) => r.id === recordingId) : undefined;
+    if (!row || !rec) throw new AppError('NOT_FOUND', `No recording ${recordingId} of consult ${id}.`);
+    const root = this.config.recordingsDir;
+    const full = path.resolve(root, rec.file);
+    if (!full.startsWith(root + path.sep)) throw new AppError('NOT_FOUND', `No recording ${recordingId} of consult ${id}.`);
+    return { path: full, mime: rec.mime, bytes: rec.bytes, name: `consult-${id}-${rec.id}${path.extname(rec.file)}` };
   }
 
   // -------------------------------------------------------------------------------------------
@@ -138,14 +178,21 @@ export class ConsultService {
     const regionPath = ticket?.gridPath ?? alarm?.gridPath ?? firstWorker?.gridPath ?? p.scope.path ?? (await repo.regionPathOf(db, p.userId));
     const where = ticket ?? alarm ?? null;
 
-    const room = await video.createRoom(`consult by ${p.username}`, invitees.size + 4);
+    // Recording: the consult's own folder, named before the room exists (Janus writes into it).
+    const recordingDir = this.config.recording ? `${new Date(this.deps.clock.now()).toISOString().slice(0, 10)}-${randomBytes(6).toString('hex')}` : null;
+    if (recordingDir) await mkdir(path.join(this.config.recordingsDir, recordingDir), { recursive: true, mode: 0o750 });
+    const recordingPath = recordingDir ? path.join(this.config.recordingsDir, recordingDir) : undefined;
+    const room = await video.createRoom(`consult by ${p.username}`, invitees.size + 4, recordingPath).catch(async (error: unknown) => {
+      if (recordingPath) await rm(recordingPath, { recursive: true, force: true });
+      throw error;
+    });
     let id: number;
     try {
       const now = this.deps.clock.now();
       id = await db.transaction(async (tx) => {
         const consultId = await repo.insertConsult(tx, {
           room: room.room, pin: room.pin, secret: room.secret, ticketId: ticket?.id ?? null, alarmId: alarm?.id ?? null,
-          regionPath, lon: where?.lon ?? null, lat: where?.lat ?? null, createdBy: p.userId, now,
+          regionPath, lon: where?.lon ?? null, lat: where?.lat ?? null, createdBy: p.userId, now, recordingDir,
         });
         await repo.insertParticipant(tx, { consultId, userId: p.userId, workerId: p.workerId, role: 'caller', state: 'joined', now });
         for (const inv of invitees.values()) {
@@ -206,6 +253,10 @@ export class ConsultService {
     const token = await video.allow(this.room(row));
     const grant: Grant = { token, consultId: id, userId: p.userId, feedId: randomInt(1, 2 ** 47), expiresAt: now + this.config.grantTtlS * 1000, used: false, timer: null };
     this.grants.set(token, grant);
+    if (!watch) {
+      const feeds = this.feeds.get(id) ?? new Map<number, number>();
+      this.feeds.set(id, feeds.set(grant.feedId, p.userId));
+    }
     this.scheduleGrantCheck(grant, this.config.grantTtlS * 1000);
     if (changed) {
       await this.settleRinging(id);
@@ -333,6 +384,40 @@ export class ConsultService {
     for (const g of [...this.grants.values()]) if (g.consultId === id) this.dropGrant(g, row);
     if (row && this.deps.video) await this.deps.video.destroyRoom(this.room(row)).catch((err: unknown) => this.deps.log?.warn({ err, consultId: id }, 'janus room destroy'));
     await this.recordOnTimeline(this.deps.db, id);
+    const feeds = this.feeds.get(id) ?? new Map<number, number>();
+    this.feeds.delete(id);
+    if (row?.recordingDir) this.convertLater(row, feeds);
+  }
+
+  private convertLater(row: repo.ConsultRow, feeds: Map<number, number>): void {
+    const job = this.convert(row, feeds).catch((err: unknown) => this.deps.log?.error({ err, consultId: row.id }, 'consult recording'));
+    this.converting.add(job);
+    void job.finally(() => this.converting.delete(job));
+  }
+
+  /** Converts the ended consult's recordings, lists them and writes them on its ticket's or alarm's timeline. */
+  private async convert(row: repo.ConsultRow, feeds: Map<number, number>): Promise<void> {
+    const dir = path.join(this.config.recordingsDir, row.recordingDir!);
+    await settle(dir);
+    const { made, errors } = await convertRecordings(dir);
+    for (const e of errors) this.deps.log?.error({ consultId: row.id }, `consult recording: ${e}`);
+    if (made.length === 0) return;
+    const now = this.deps.clock.now();
+    await this.deps.db.transaction(async (tx) => {
+      for (const m of made) {
+        await repo.insertRecording(tx, { consultId: row.id, userId: feeds.get(m.feedId) ?? null, file: path.join(row.recordingDir!, m.file), mime: m.mime, bytes: m.bytes, durationS: m.durationS, now });
+      }
+    });
+    if (!row.ticketId && !row.alarmId) return;
+    const list = await repo.recordings(this.deps.db, row.id);
+    const files = list.map(({ file: _file, ...r }) => r);
+    const mmss = (s: number) => `${Math.floor(Math.round(s) / 60)} 分 ${Math.round(s) % 60} 秒`;
+    const note = `会商录像：${files.map((r) => `${r.name || '参与者'}${r.durationS === null ? '' : `（${mmss(r.durationS)}）`}`).join('、')}`;
+    const detail = { consultId: row.id, recordings: files };
+    await this.deps.db.transaction(async (tx) => {
+      if (row.ticketId) await insertTicketEvent(tx, { ticketId: row.ticketId, at: now, actorUserId: null, kind: 'consult_recording', fromStatus: null, toStatus: null, note, detail });
+      if (row.alarmId) await insertAlarmEvent(tx, { alarmId: row.alarmId, at: now, kind: 'consult_recording', actorUserId: null, note, detail });
+    });
   }
 
   private revokeFor(consultId: number, userId: number): void {

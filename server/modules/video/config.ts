@@ -48,17 +48,29 @@ export interface VideoConfig {
   grantTtlS: number;
   /** An invitee who neither answers nor declines within this long is marked no-answer, s. */
   ringTimeoutS: number;
+  /**
+   * CONSULT_RECORDING=1: every consult's room records each publisher to .mjr files in the consult's
+   * own folder under `recordingsDir` (Janus must write there: a child, or an external one sharing it),
+   * converted when the consult ends with janus-pp-rec (Debian `janus-tools`) and ffmpeg.
+   */
+  recording: boolean;
+  recordingsDir: string;
 }
 
 const DEBIAN_LIB = '/usr/lib/x86_64-linux-gnu/janus';
 
-function findBinary(env: NodeJS.ProcessEnv): string | null {
-  if (env.JANUS_BIN) return existsSync(env.JANUS_BIN) ? env.JANUS_BIN : null;
+/** A program on the PATH (or null). */
+export function findOnPath(name: string, env: NodeJS.ProcessEnv = process.env): string | null {
   for (const dir of (env.PATH ?? '/usr/bin:/usr/local/bin').split(':')) {
-    const candidate = path.join(dir, 'janus');
+    const candidate = path.join(dir, name);
     if (dir && existsSync(candidate)) return candidate;
   }
   return null;
+}
+
+function findBinary(env: NodeJS.ProcessEnv): string | null {
+  if (env.JANUS_BIN) return existsSync(env.JANUS_BIN) ? env.JANUS_BIN : null;
+  return findOnPath('janus', env);
 }
 
 const int = (v: string | undefined, fallback: number) => {
@@ -104,6 +116,8 @@ export function loadVideoConfig(env: NodeJS.ProcessEnv, dataDir: string, host: s
     turn: turnUrl ? { url: turnUrl, username: env.TURN_USERNAME || '', credential: env.TURN_CREDENTIAL || '' } : null,
     grantTtlS: Math.max(1, int(env.CONSULT_GRANT_TTL_S, 60)),
     ringTimeoutS: Math.max(1, int(env.CONSULT_RING_TIMEOUT_S, 30)),
+    recording: env.CONSULT_RECORDING === '1' || env.CONSULT_RECORDING === 'true',
+    recordingsDir: path.resolve(env.CONSULT_RECORDINGS_DIR || path.join(dataDir, 'recordings')),
   };
 }
 

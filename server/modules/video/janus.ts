@@ -39,7 +39,8 @@ export interface Room {
 export interface VideoBackend {
   readonly config: VideoConfig;
   health(): VideoHealth;
-  createRoom(description: string, publishers: number): Promise<Room>;
+  /** `recDir`: record every publisher to .mjr files in this folder (the room's recording cannot be changed by participants). */
+  createRoom(description: string, publishers: number, recDir?: string): Promise<Room>;
   destroyRoom(room: Room): Promise<void>;
   /** A fresh token that opens a Janus session (videoroom only) and this room's ACL. */
   allow(room: Room): Promise<string>;
@@ -161,7 +162,7 @@ export class JanusControl implements VideoBackend {
     return this.handle;
   }
 
-  async createRoom(description: string, publishers: number): Promise<Room> {
+  async createRoom(description: string, publishers: number, recDir?: string): Promise<Room> {
     const handle = this.need();
     for (let attempt = 0; ; attempt++) {
       const room: Room = { room: randomInt(1, 2 ** 47), pin: secret(), secret: secret() };
@@ -172,6 +173,8 @@ export class JanusControl implements VideoBackend {
           // The ACL is on from the start; each grant adds its own token.
           allowed: [secret()], permanent: false, notify_joining: true, bitrate: 1_024_000,
           audiocodec: 'opus', videocodec: 'vp8,h264',
+          // lock_record: only the room's secret (the server) starts or stops recording a publisher.
+          ...(recDir ? { record: true, rec_dir: recDir, lock_record: true } : {}),
         }));
         this.rooms.add(room.room);
         return room;
