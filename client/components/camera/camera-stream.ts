@@ -1,7 +1,8 @@
 /**
  * One camera's live picture in the browser, from a play grant:
- * - WebRTC: a Janus session opened with the grant's token (streaming plugin only), `watch` the
- *   mountpoint with its pin, answer Janus's offer receive-only; the track goes into the <video>.
+ * - WebRTC: a Janus session through the server's proxy with the grant as its token (redeemed once:
+ *   the proxy swaps it for a Janus token and adds the mountpoint's pin), `watch` the mountpoint,
+ *   answer Janus's offer receive-only; the track goes into the <video>.
  * - HLS: hls.js loads the same-origin playlist, sending the signed-in user's token with each request
  *   (the playlist and segments are served to the grant's viewer only).
  * Both report frames decoded (getStats / getVideoPlaybackQuality) so the player can say "live".
@@ -65,7 +66,7 @@ function watchWebRtc(g: WebRtcGrant, video: HTMLVideoElement, events: StreamEven
           plugin: 'janus.plugin.streaming',
           success: (h: Handle) => {
             handle = h;
-            h.send({ message: { request: 'watch', id: g.mountpoint, pin: g.pin } });
+            h.send({ message: { request: 'watch', id: g.mountpoint } });
           },
           error: (e: unknown) => events.error(String(e)),
           onmessage: (msg: Record<string, unknown>, jsep: unknown) => {
