@@ -111,7 +111,7 @@ describe.runIf(run)('cameras: RTSP through Janus, single-use play grants', () =>
     const data = (watched.plugindata as { data: Record<string, unknown> } | undefined)?.data ?? {};
     expect(data.error, JSON.stringify(watched)).toBeUndefined();
     expect(String((watched.jsep as { sdp?: string } | undefined)?.sdp)).toMatch(/H264/);
-    // Janus pulled the camera with its credentials, and its RTP reaches the mountpoint.
+    // Janus pulled the camera with its credentials (it refuses requests without them), and its RTP reaches the mountpoint.
     const deadline = Date.now() + 10_000;
     let age = Infinity;
     while (Date.now() < deadline) {
@@ -123,9 +123,20 @@ describe.runIf(run)('cameras: RTSP through Janus, single-use play grants', () =>
     expect(rtsp.auth.ok).toBeGreaterThan(0);
     expect(rtsp.playing()).toBeGreaterThanOrEqual(1);
     expect(age).toBeLessThan(1000);
-    // The mountpoint Janus holds has no credentials in its URL.
-    const info = await janus.control.streaming!({ request: 'info', id: first.mountpoint, admin_key: janus.config.adminKey });
-    expect(JSON.stringify(info)).not.toContain(PASSWORD);
+  }, 30_000);
+
+  it('a camera whose credentials are wrong is offline with the reason, not a grant that never plays', async () => {
+    const res = await app.inject({ method: 'POST', url: '/api/cameras', headers: as.admin, payload: { code: 'T-RTSP-BAD', name: 'RTSP 密码错误', kind: 'junction', lon: 112.5649, lat: 37.8566, sourceType: 'rtsp', sourceUrl: rtsp.url.replace('rtsp://', 'rtsp://viewer:wrong@'), codec: 'h264' } });
+    expect(res.statusCode, res.body).toBe(201);
+    const id = (res.json() as CameraDetail).id;
+    const refused = rtsp.auth.refused;
+    const play = await app.inject({ method: 'GET', url: `/api/cameras/${id}/play`, headers: as.admin });
+    expect(play.statusCode, play.body).toBe(409);
+    expect(play.json()).toMatchObject({ code: 'CAMERA_OFFLINE' });
+    expect(play.body).not.toContain('wrong');
+    expect(rtsp.auth.refused).toBeGreaterThan(refused);
+    expect(app.cameraMedia.streams().some((s) => s.cameraId === id)).toBe(false);
+    await app.inject({ method: 'DELETE', url: `/api/cameras/${id}`, headers: as.admin });
   }, 30_000);
 
   it('refuses a second viewer presenting the same grant (CAMERA_GRANT_USED), while the first keeps watching', async () => {

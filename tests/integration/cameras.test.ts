@@ -234,7 +234,7 @@ describe.runIf(run)('cameras', () => {
     expect(res.statusCode, res.body).toBe(200);
     const grant = res.json() as WebRtcGrant;
     expect(grant.kind).toBe('webrtc');
-    expect(grant.url).toMatch(/\/api\/video\/janus$/);
+    expect(grant.url).toMatch(/\/api\/cameras\/live$/);
     expect(JSON.stringify(grant)).not.toContain('demo:');
     expect(grant).not.toHaveProperty('pin');
     // As a browser would: a Janus session through the app's proxy with the grant as its token.

@@ -176,7 +176,9 @@ export async function startRtspServer(options: { user?: string; password?: strin
         if (buf.length < end + 4 + length) return;
         buf = buf.subarray(end + 4 + length);
         const [method = '', uri = ''] = lines[0]!.split(' ');
-        socket.write(handle(socket, method, uri, headers));
+        const answer = handle(socket, method, uri, headers);
+        if (process.env.RTSP_DEBUG) console.error(`[rtsp] ${lines.join(' | ')}\n[rtsp] → ${answer.split('\r\n').join(' | ')}`);
+        socket.write(answer);
       }
     });
   });

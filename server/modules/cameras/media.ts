@@ -321,7 +321,14 @@ export class CameraMedia {
     const common = { request: 'create', admin_key: video.config.adminKey, id: live.mountpoint, name: `camera-${camera.id}`, description: camera.code.slice(0, 60), is_private: true, secret: live.secret, pin: live.pin, permanent: false };
     if (camera.sourceType === 'rtsp') {
       const src = splitCredentials(camera.sourceUrl);
-      await video.streaming({ ...common, type: 'rtsp', url: src.url, ...(src.user ? { rtsp_user: src.user, rtsp_pwd: src.password } : {}), audio: false, video: true, rtsp_reconnect_delay: 5, rtsp_failcheck: false });
+      // rtsp_failcheck: Janus connects (DESCRIBE, SETUP, PLAY) while creating the mountpoint and says
+      // so when it cannot; without it the first connection waits for rtsp_reconnect_delay (5 s).
+      try {
+        await video.streaming({ ...common, type: 'rtsp', url: src.url, ...(src.user ? { rtsp_user: src.user, rtsp_pwd: src.password } : {}), audio: false, video: true, rtsp_reconnect_delay: 5, rtsp_failcheck: true, rtsp_conn_timeout: 5, rtsp_timeout: 10 });
+      } catch (error) {
+        this.log.warn({ err: error, cameraId: camera.id }, 'janus could not pull the RTSP source');
+        throw new AppError('CAMERA_OFFLINE', '无法打开视频源（RTSP 连接或认证失败）');
+      }
     } else {
       const created = await video.streaming({
         ...common, type: 'rtp',
