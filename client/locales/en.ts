@@ -532,6 +532,7 @@ const en: Messages<typeof zhCN> = {
     kind: { high_point: 'High point', junction: 'Junction', entrance: 'Entrance', indoor: 'Indoor' },
     status: { online: 'Online', offline: 'Offline', unknown: 'Unknown' },
     admin: {
+      pick: 'Click “Add camera”, or pick a camera to edit from the list.',
       manage: 'Manage cameras',
       title: 'Camera management',
       new: 'Add camera',

@@ -524,6 +524,7 @@ export default {
     kind: { high_point: '高点', junction: '路口', entrance: '出入口', indoor: '室内' },
     status: { online: '在线', offline: '离线', unknown: '未知' },
     admin: {
+      pick: '点击“新增摄像头”，或在右侧列表中选择要编辑的摄像头。',
       manage: '管理摄像头',
       title: '摄像头管理',
       new: '新增摄像头',
