@@ -4,6 +4,7 @@
  * loopback UDP port and this small server answers the player: OPTIONS, DESCRIBE (SDP), SETUP (RTP
  * over UDP `client_port`, or interleaved over the RTSP connection), PLAY, GET_PARAMETER, TEARDOWN;
  * with credentials it refuses requests without them (401, offering Digest and Basic) as cameras do.
+ * RTSP_DEBUG=1 prints each request and answer.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
