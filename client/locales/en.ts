@@ -515,6 +515,7 @@ const en: Messages<typeof zhCN> = {
     },
   },
   cameras: {
+    grantRefused: 'The play grant has expired or was used already: retry',
     wallTitle: 'Cameras',
     back: 'Back',
     layout: 'Layout',

@@ -507,6 +507,7 @@ export default {
     },
   },
   cameras: {
+    grantRefused: '播放授权已失效或已被使用，请点击重试',
     wallTitle: '视频监控',
     back: '返回',
     layout: '画面布局',

@@ -47,8 +47,18 @@ export function startStream(grant: PlayGrant, video: HTMLVideoElement, events: S
   return grant.kind === 'webrtc' ? watchWebRtc(grant, video, events) : watchHls(grant, video, events);
 }
 
-function watchWebRtc(g: WebRtcGrant, video: HTMLVideoElement, events: StreamEvents): CameraStream {
+function watchWebRtc(g: WebRtcGrant, video: HTMLVideoElement, outer: StreamEvents): CameraStream {
   let closed = false;
+  // The first error says why (a refused grant, then the connection the proxy closes): keep that one.
+  let failed = false;
+  const events: StreamEvents = {
+    frames: (n) => outer.frames(n),
+    error: (message) => {
+      if (failed) return;
+      failed = true;
+      outer.error(message);
+    },
+  };
   let session: JanusSession | null = null;
   let handle: Handle | null = null;
   let timer: ReturnType<typeof setInterval> | undefined;
