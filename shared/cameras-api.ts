@@ -58,10 +58,10 @@ export type CameraFeature = Static<typeof CameraFeature>;
 export const CameraCollection = Type.Object({ type: Type.Literal('FeatureCollection'), features: Type.Array(CameraFeature) });
 export type CameraCollection = Static<typeof CameraCollection>;
 
-/** One camera; admins also see the source with its credentials and query removed. */
+/** One camera; admins also see the source with its credentials and query removed, and whether it has credentials. */
 export const CameraDetail = Type.Intersect([
   CameraProperties,
-  Type.Object({ lon: Type.Number(), lat: Type.Number(), source: Type.Optional(Type.String()) }),
+  Type.Object({ lon: Type.Number(), lat: Type.Number(), source: Type.Optional(Type.String()), sourceHasCredentials: Type.Optional(Type.Boolean()) }),
 ]);
 export type CameraDetail = Static<typeof CameraDetail>;
 
@@ -80,6 +80,12 @@ export const CameraBody = Type.Object(
     sourceType: literals(CAMERA_SOURCE_TYPES),
     /** rtsp://, http(s):// (HLS, or the play URL a GB/T 28181 platform hands out); `demo:` or `demo:offline` for the simulator. */
     sourceUrl: Type.String({ minLength: 1, maxLength: 2000 }),
+    /**
+     * The source's credentials, write-only (never read back): set into the URL the server keeps.
+     * Left out, a changed URL keeps the credentials the stored one had; '' removes them.
+     */
+    sourceUser: Type.Optional(Type.String({ maxLength: 200 })),
+    sourcePassword: Type.Optional(Type.String({ maxLength: 200 })),
     codec: Type.Optional(literals(CAMERA_CODECS)),
   },
   { additionalProperties: false },
@@ -133,12 +139,15 @@ export const FACING_AWAY_PENALTY = 2;
 export const WebRtcGrant = Type.Object({
   kind: Type.Literal('webrtc'),
   cameraId: Type.Number(),
-  /** Janus's WebSocket URL. */
+  /** Where to open the Janus session: the server's grant-checking proxy (WebSocket, Janus's protocol), `/api/cameras/live`. */
   url: Type.String(),
-  /** A Janus token that opens the streaming plugin only, for this grant. */
+  /**
+   * The grant, sent as the Janus `token`: one viewer, once. The proxy swaps it for a Janus token that
+   * never leaves the server and fills in the mountpoint's pin; a second session presenting it is
+   * refused (CAMERA_GRANT_USED), one presented after `expiresAt` too (CAMERA_GRANT_INVALID).
+   */
   token: Type.String(),
   mountpoint: Type.Number(),
-  pin: Type.String(),
   iceServers: Type.Array(Type.Object({ urls: Type.Union([Type.String(), Type.Array(Type.String())]), username: Type.Optional(Type.String()), credential: Type.Optional(Type.String()) })),
   /** Start watching before this; once watching, the grant lasts while the viewer does. */
   expiresAt: Type.String({ format: 'date-time' }),

@@ -86,6 +86,8 @@ export const ERROR_CODES = {
   CAMERA_STREAMS_EXHAUSTED: 503,
   /** The play grant is unknown, expired, or another viewer's. */
   CAMERA_GRANT_INVALID: 403,
+  /** The play grant was redeemed already (a grant is for one viewer, once): ask for your own. */
+  CAMERA_GRANT_USED: 409,
   /** A camera with that code exists already. */
   CAMERA_CODE_TAKEN: 409,
 } as const;

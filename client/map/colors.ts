@@ -20,6 +20,13 @@ export const UNKNOWN_COLOR: Rgba = [226, 232, 240, 255];
 export const OFFLINE_COLOR: Rgba = [100, 116, 139, 150];
 export const ALARM_COLOR: Rgba = [255, 45, 85, 255];
 
+/** Cameras (视频监控) by status: blue online, amber unknown, grey offline (as every offline thing on the map). */
+export const CAMERA_COLORS: Record<'online' | 'offline' | 'unknown', Rgba> = {
+  online: [64, 196, 255, 255],
+  unknown: [230, 170, 60, 255],
+  offline: [128, 136, 148, 255],
+};
+
 export function cssColor([r, g, b, a]: Rgba): string {
   return `rgba(${r}, ${g}, ${b}, ${(a / 255).toFixed(2)})`;
 }

@@ -6,13 +6,19 @@
  */
 import { acceptHMRUpdate, defineStore } from 'pinia';
 import { computed, ref, shallowRef } from 'vue';
-import type { CameraCollection, CameraFeature, NearestCameras, PlayGrant } from '@shared/cameras-api';
+import type { CameraBody, CameraCollection, CameraDetail, CameraFeature, CameraImportResult, CameraPatch, NearestCameras, PlayGrant } from '@shared/cameras-api';
 import { request } from '@client/api';
 
 export const camerasApi = {
   list: () => request<CameraCollection>('/api/cameras'),
   nearest: (lon: number, lat: number, limit = 4) => request<NearestCameras>('/api/cameras/nearest', { query: { lon, lat, limit } }),
   play: (id: number) => request<PlayGrant>(`/api/cameras/${id}/play`),
+  // Admins (the camera editor):
+  detail: (id: number) => request<CameraDetail>(`/api/cameras/${id}`),
+  create: (body: CameraBody) => request<CameraDetail>('/api/cameras', { method: 'POST', body }),
+  update: (id: number, body: CameraPatch) => request<CameraDetail>(`/api/cameras/${id}`, { method: 'PATCH', body }),
+  remove: (id: number) => request<null>(`/api/cameras/${id}`, { method: 'DELETE' }),
+  importCsv: (file: Blob) => request<CameraImportResult>('/api/cameras/import', { method: 'POST', raw: new Blob([file], { type: 'text/csv' }) }),
 };
 
 export const WALL_LAYOUTS = [1, 4, 9, 16] as const;

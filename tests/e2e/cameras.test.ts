@@ -21,7 +21,8 @@ import { createTestDb, TEST_DEMO_PASSWORD } from '../support/db';
 import { login, TEST_JWT_SECRET } from '../support/app';
 import { CHROMIUM_PATH, screenshot } from '../support/browser';
 import { signIn, waitFor } from '../support/e2e';
-import { janusRequired, startTestJanus } from '../support/janus';
+import { JanusSocket, janusRequired, startTestJanus } from '../support/janus';
+import { startRtspServer, type TestRtspServer } from '../support/rtsp-server';
 
 const run = janusRequired('cameras e2e');
 
@@ -40,7 +41,8 @@ describe.runIf(run)('cameras in the browser', () => {
   let browser: Browser;
   const contexts: BrowserContext[] = [];
   const errors: string[] = [];
-  const cam = { rtc: 0, hls: 0, off: 0, other: 0 };
+  const cam = { rtc: 0, hls: 0, off: 0, other: 0, rtsp: 0 };
+  let rtsp: TestRtspServer;
   let point: { lon: number; lat: number };
   const saved = { ...process.env };
 
@@ -59,6 +61,7 @@ describe.runIf(run)('cameras in the browser', () => {
   beforeAll(async () => {
     Object.assign(process.env, { CAMERAS_RUN_DIR: mkdtempSync(path.join(tmpdir(), 'gridline-cameras-e2e-')), CAMERAS_CHECK_S: '3600' });
     janus = await startTestJanus();
+    rtsp = await startRtspServer({ user: 'viewer', password: 'e2e-s3cret' });
     await ensureClientBuild((m) => console.error(`[e2e] ${m}`));
     db = await createTestDb();
     const config = { ...loadConfig({}), demoPassword: TEST_DEMO_PASSWORD, jwtSecret: TEST_JWT_SECRET };
@@ -78,6 +81,11 @@ describe.runIf(run)('cameras in the browser', () => {
     cam.rtc = await make('E2E-RTC', '测试路口（WebRTC）', 1, 'demo:', 'h264');
     cam.hls = await make('E2E-HLS', '测试高点（HLS）', 2, 'demo:', 'h265');
     cam.off = await make('E2E-OFF', '测试出入口（离线）', 3, 'demo:offline', 'h264');
+    const rtspCamera = await app.inject({ method: 'POST', url: '/api/cameras', headers: admin, payload: {
+      code: 'E2E-RTSP', name: '测试路口（RTSP）', kind: 'junction', lon: s!.lon + 4 * 0.00002, lat: s!.lat, sourceType: 'rtsp', sourceUrl: rtsp.url.replace('rtsp://', 'rtsp://viewer:e2e-s3cret@'), codec: 'h264',
+    } });
+    expect(rtspCamera.statusCode, rtspCamera.body).toBe(201);
+    cam.rtsp = (rtspCamera.json() as CameraDetail).id;
     const { rows: [o] } = await db.query<{ id: string | number }>(sql`
       SELECT id FROM cameras WHERE path NOT LIKE ${`%/${s!.code}/%`} ORDER BY id LIMIT 1`);
     cam.other = Number(o!.id);
@@ -90,6 +98,7 @@ describe.runIf(run)('cameras in the browser', () => {
     await browser?.close();
     await app?.close();
     await janus?.stop();
+    await rtsp?.close();
     await db?.close();
     process.env = saved;
   });
@@ -126,6 +135,31 @@ describe.runIf(run)('cameras in the browser', () => {
     await expect(page.locator(`[data-testid=camera-item-${cam.other}]`).count()).resolves.toBe(0);
     await page.waitForTimeout(1500);
     await screenshot(page, 'cameras-wall-1920');
+    expect(errors).toEqual([]);
+  }, 60_000);
+
+  test('an RTSP camera (H.264, with credentials) plays over WebRTC through Janus within 10 s; its grant is spent', async () => {
+    const page = await open(1920, 1080);
+    await signIn(page, base, 'dispatcher');
+    await page.waitForURL(`${base}/dispatch`);
+    const grants: string[] = [];
+    page.on('response', (r) => {
+      if (r.url().endsWith(`/api/cameras/${cam.rtsp}/play`)) void r.json().then((g: { token?: string }) => g.token && grants.push(g.token), () => {});
+    });
+    const opened = Date.now();
+    await page.goto(`${base}/cameras?layout=1&ids=${cam.rtsp}`);
+    const a = await waitFor('RTSP frames', () => attrs(page, cam.rtsp), (x) => x.frames > 0 && x.state === 'live', 10_000);
+    console.error(`[cameras e2e] RTSP camera through Janus: first frame ${Date.now() - opened} ms after opening the wall`);
+    expect(a.kind).toBe('webrtc');
+    expect(rtsp.auth.ok).toBeGreaterThan(0);
+    expect(rtsp.playing()).toBeGreaterThanOrEqual(1);
+    // The grant the page redeemed opens nothing for anyone else.
+    expect(grants).toHaveLength(1);
+    const again = await JanusSocket.open(`${base.replace('http', 'ws')}/api/cameras/live`);
+    const answer = await again.request({ janus: 'create', token: grants[0] });
+    expect(String((answer.error as { reason?: string } | undefined)?.reason)).toMatch(/^CAMERA_GRANT_USED\b/);
+    await waitFor('RTSP frames growing', () => attrs(page, cam.rtsp), (x) => x.frames > a.frames, 5000);
+    await screenshot(page, 'cameras-rtsp-1920');
     expect(errors).toEqual([]);
   }, 60_000);
 

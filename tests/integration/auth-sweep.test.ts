@@ -110,9 +110,11 @@ describe('the route table', () => {
     const isPublic = app.routeTable.filter((r) => r.auth === 'public');
     const api = isPublic.filter((r) => r.url.startsWith('/api/')).map((r) => `${r.method} ${r.url}`).sort();
     expect(api).toEqual([
+      'GET /api/cameras/live', // a single-use camera play grant is its credential (WebSocket to Janus)
       'GET /api/devices/stream', // authenticates an admin's token itself (WebSocket upgrade)
       'GET /api/health',
       'GET /api/osmand',
+      'HEAD /api/cameras/live',
       'HEAD /api/devices/stream',
       'HEAD /api/health',
       'HEAD /api/osmand',

@@ -3,16 +3,14 @@
  * Jurisdiction (a dispatcher sees only their street's cameras and gets no grant for another's),
  * source URLs never in the API, the nearest cameras against a PostGIS full-scan/KNN cross-check and
  * bearing-aware ranking, CSV import with per-row errors (good rows kept), a WebRTC grant checked
- * against Janus as a browser would use it (RTP arriving at the mountpoint), an HLS grant's playlist
+ * through the app's Janus proxy as a browser would use it (RTP arriving at the mountpoint), an HLS grant's playlist
  * and segments (its viewer only), offline cameras, the status checker, idle streams stopped.
  */
 import { mkdtempSync } from 'node:fs';
-import { createServer, type Server } from 'node:net';
+import { createServer, type AddressInfo, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import Janode from 'janode';
-import BaseHandle from 'janode/handle';
 import { sql, type Db } from '../../server/platform/db';
 import { build, type App } from '../../server/app';
 import { loadConfig } from '../../server/platform/config';
@@ -20,20 +18,10 @@ import type { JanusSupervisor } from '../../server/modules/video/janus';
 import type { CameraCollection, CameraDetail, CameraImportResult, HlsGrant, NearestCamera, WebRtcGrant } from '@shared/cameras-api';
 import { createTestDb, TEST_DEMO_PASSWORD } from '../support/db';
 import { login, TEST_JWT_SECRET } from '../support/app';
-import { freePort, janusRequired, startTestJanus } from '../support/janus';
+import { freePort, JanusSocket, janusRequired, startTestJanus } from '../support/janus';
 
 type Headers = { authorization: string };
 
-/** janode's plain handle, closing a request's transaction with Janus's own event (a `watch` answers with an event carrying the offer). */
-class RawHandle extends (BaseHandle as unknown as new (...args: unknown[]) => { ownsTransaction(t: string): boolean; closeTransactionWithSuccess(t: string, m: unknown): void }) {
-  handleMessage(message: { transaction?: string }): unknown {
-    if (message.transaction && this.ownsTransaction(message.transaction)) {
-      this.closeTransactionWithSuccess(message.transaction, message);
-      return message;
-    }
-    return null;
-  }
-}
 const run = janusRequired('cameras integration');
 
 describe.runIf(run)('cameras', () => {
@@ -246,25 +234,25 @@ describe.runIf(run)('cameras', () => {
     expect(res.statusCode, res.body).toBe(200);
     const grant = res.json() as WebRtcGrant;
     expect(grant.kind).toBe('webrtc');
-    expect(grant.url).toMatch(/\/api\/video\/janus$/);
+    expect(grant.url).toMatch(/\/api\/cameras\/live$/);
     expect(JSON.stringify(grant)).not.toContain('demo:');
-    // As a browser would: a Janus session with the grant's token (straight to Janus's port here).
-    const conn = await Janode.connect({ address: { url: janus.config.controlUrl, token: grant.token } });
+    expect(grant).not.toHaveProperty('pin');
+    // As a browser would: a Janus session through the app's proxy with the grant as its token.
+    const s = await JanusSocket.open(`ws://127.0.0.1:${(app.server.address() as AddressInfo).port}/api/cameras/live`);
     try {
-      const session = await conn.create(15);
-      const wrong = await session.attach({ id: 'janus.plugin.streaming', Handle: RawHandle });
-      const refused = await wrong.message({ request: 'watch', id: grant.mountpoint, pin: 'not-the-pin' });
-      expect(refused.plugindata?.data.error_code).toBe(457); // JANUS_STREAMING_ERROR_UNAUTHORIZED
-      const handle = await session.attach({ id: 'janus.plugin.streaming', Handle: RawHandle });
-      const watched = await handle.message({ request: 'watch', id: grant.mountpoint, pin: grant.pin });
-      expect(watched.plugindata?.data.error_code).toBeUndefined();
+      const created = await s.request({ janus: 'create', token: grant.token });
+      expect(created.janus, JSON.stringify(created)).toBe('success');
+      const sessionId = (created.data as { id: number }).id;
+      const attached = await s.request({ janus: 'attach', session_id: sessionId, plugin: 'janus.plugin.streaming', token: grant.token });
+      const handleId = (attached.data as { id: number }).id;
+      const watched = await s.request({ janus: 'message', session_id: sessionId, handle_id: handleId, token: grant.token, body: { request: 'watch', id: grant.mountpoint } });
+      expect((watched.plugindata as { data: { error_code?: number } } | undefined)?.data.error_code).toBeUndefined();
       expect(String((watched.jsep as { sdp?: string } | undefined)?.sdp)).toContain('H264');
-      // The videoroom plugin stays closed to this token.
-      const room = await session.attach({ id: 'janus.plugin.videoroom', Handle: RawHandle }).then(() => 'attached', (e: Error) => e.message);
-      expect(room).not.toBe('attached');
-      await session.destroy().catch(() => {});
+      // The videoroom plugin stays closed to this grant.
+      const room = await s.request({ janus: 'attach', session_id: sessionId, plugin: 'janus.plugin.videoroom', token: grant.token });
+      expect(room.janus).toBe('error');
     } finally {
-      await conn.close().catch(() => {});
+      s.close();
     }
     // RTP arrives at the mountpoint (the simulator runs).
     const deadline = Date.now() + 8000;

@@ -8,6 +8,7 @@ import { existsSync, mkdtempSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import WebSocket from 'ws';
 import { loadVideoConfig, type VideoConfig } from '../../server/modules/video/config';
 import { JanusSupervisor } from '../../server/modules/video/janus';
 
@@ -117,3 +118,47 @@ export const PUBLISH_JS = `async (g) => {
   ws.close();
   return { framesEncoded, state };
 }`;
+
+/** A Janus API client over one WebSocket (`janus-protocol`), as janus.js speaks it: for the cameras' grant proxy. */
+export class JanusSocket {
+  private next = 0;
+  private readonly waiting = new Map<string, (msg: Record<string, unknown>) => void>();
+  readonly closed: Promise<{ code: number; reason: string }>;
+
+  private constructor(private readonly ws: WebSocket) {
+    ws.on('message', (data) => {
+      const msg = JSON.parse(data.toString()) as Record<string, unknown>;
+      const t = typeof msg.transaction === 'string' ? msg.transaction : '';
+      if (msg.janus === 'ack' || !this.waiting.has(t)) return;
+      this.waiting.get(t)!(msg);
+      this.waiting.delete(t);
+    });
+    this.closed = new Promise((resolve) => ws.once('close', (code, reason) => resolve({ code, reason: reason.toString() })));
+  }
+
+  static async open(url: string): Promise<JanusSocket> {
+    const ws = new WebSocket(url, 'janus-protocol');
+    await new Promise<void>((resolve, reject) => {
+      ws.once('open', () => resolve());
+      ws.once('error', reject);
+    });
+    return new JanusSocket(ws);
+  }
+
+  /** Sends one request and resolves with Janus's answer (the event, past the ack), or a refusal. */
+  request(msg: Record<string, unknown>, timeoutMs = 10_000): Promise<Record<string, unknown>> {
+    const transaction = `t${++this.next}`;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no answer to ${JSON.stringify(msg)}`)), timeoutMs);
+      this.waiting.set(transaction, (answer) => {
+        clearTimeout(timer);
+        resolve(answer);
+      });
+      this.ws.send(JSON.stringify({ ...msg, transaction }), (err) => err && reject(err));
+    });
+  }
+
+  close(): void {
+    this.ws.close();
+  }
+}

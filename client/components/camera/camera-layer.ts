@@ -7,13 +7,16 @@
 import { PolygonLayer, ScatterplotLayer } from '@deck.gl/layers';
 import type { Layer, PickingInfo } from '@deck.gl/core';
 import type { CameraFeature } from '@shared/cameras-api';
+import { CAMERA_COLORS } from '@client/map/colors';
 
 export const CAMERA_LAYER_ID = 'cameras';
 const CONE_M = 80;
 
 type Rgba = [number, number, number, number];
-const color = (f: CameraFeature, alpha: number): Rgba =>
-  f.properties.status === 'offline' ? [128, 136, 148, alpha] : f.properties.status === 'online' ? [64, 196, 255, alpha] : [230, 170, 60, alpha];
+const color = (f: CameraFeature, alpha: number): Rgba => {
+  const [r, g, b] = CAMERA_COLORS[f.properties.status];
+  return [r, g, b, alpha];
+};
 
 /** A fan of points from the camera out to CONE_M metres, over its field of view. */
 export function cone(f: CameraFeature): [number, number][] {

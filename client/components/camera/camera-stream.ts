@@ -1,7 +1,8 @@
 /**
  * One camera's live picture in the browser, from a play grant:
- * - WebRTC: a Janus session opened with the grant's token (streaming plugin only), `watch` the
- *   mountpoint with its pin, answer Janus's offer receive-only; the track goes into the <video>.
+ * - WebRTC: a Janus session through the server's proxy with the grant as its token (redeemed once:
+ *   the proxy swaps it for a Janus token and adds the mountpoint's pin), `watch` the mountpoint,
+ *   answer Janus's offer receive-only; the track goes into the <video>.
  * - HLS: hls.js loads the same-origin playlist, sending the signed-in user's token with each request
  *   (the playlist and segments are served to the grant's viewer only).
  * Both report frames decoded (getStats / getVideoPlaybackQuality) so the player can say "live".
@@ -46,8 +47,18 @@ export function startStream(grant: PlayGrant, video: HTMLVideoElement, events: S
   return grant.kind === 'webrtc' ? watchWebRtc(grant, video, events) : watchHls(grant, video, events);
 }
 
-function watchWebRtc(g: WebRtcGrant, video: HTMLVideoElement, events: StreamEvents): CameraStream {
+function watchWebRtc(g: WebRtcGrant, video: HTMLVideoElement, outer: StreamEvents): CameraStream {
   let closed = false;
+  // The first error says why (a refused grant, then the connection the proxy closes): keep that one.
+  let failed = false;
+  const events: StreamEvents = {
+    frames: (n) => outer.frames(n),
+    error: (message) => {
+      if (failed) return;
+      failed = true;
+      outer.error(message);
+    },
+  };
   let session: JanusSession | null = null;
   let handle: Handle | null = null;
   let timer: ReturnType<typeof setInterval> | undefined;
@@ -65,7 +76,7 @@ function watchWebRtc(g: WebRtcGrant, video: HTMLVideoElement, events: StreamEven
           plugin: 'janus.plugin.streaming',
           success: (h: Handle) => {
             handle = h;
-            h.send({ message: { request: 'watch', id: g.mountpoint, pin: g.pin } });
+            h.send({ message: { request: 'watch', id: g.mountpoint } });
           },
           error: (e: unknown) => events.error(String(e)),
           onmessage: (msg: Record<string, unknown>, jsep: unknown) => {

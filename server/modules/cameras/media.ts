@@ -1,14 +1,16 @@
 /**
  * Live camera media, started on demand and stopped when idle:
  * - WebRTC: a Janus streaming mountpoint per camera being watched — an RTSP mountpoint that Janus
- *   pulls itself (H.264 passes through), or an RTP mountpoint fed by the camera simulator (ffmpeg
- *   testsrc2 with the camera's name and the time, H.264 baseline, ultrafast/zerolatency). Each viewer
- *   gets a Janus token that opens the streaming plugin only, plus the mountpoint's pin.
+ *   pulls itself (H.264 passes through; the credentials go to Janus as rtsp_user/rtsp_pwd), or an
+ *   RTP mountpoint fed by the camera simulator (ffmpeg testsrc2 with the camera's name and the time,
+ *   H.264 baseline, ultrafast/zerolatency). Each play grant is redeemed once, before it expires,
+ *   through the cameras' Janus proxy (live.ts): only then is a Janus token (streaming plugin only)
+ *   made for it, and it never leaves the server, nor does the mountpoint's pin.
  * - HLS: ffmpeg re-packages (H.264) or transcodes (H.265) the source — or renders the simulator — to
  *   1-second segments in DATA_DIR/cameras/hls/<camera>-<random>/, served by the cameras routes to the
  *   holder of a play grant only.
  * A stream nobody watches for CAMERAS_IDLE_S is stopped (mountpoint destroyed, ffmpeg killed, tokens
- * revoked); an unused grant is revoked after CAMERAS_GRANT_TTL_S. Source URLs stay on the server.
+ * revoked); a grant not redeemed within CAMERAS_GRANT_TTL_S is void. Source URLs stay on the server.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomInt } from 'node:crypto';
@@ -83,7 +85,7 @@ interface WebRtcLive {
   secret: string;
   pin: string;
   ffmpeg: ChildProcess | null;
-  /** Tokens handed out, with when. */
+  /** Janus tokens made for redeemed grants, with when (revoked when the viewer leaves or the stream stops). */
   tokens: Map<string, number>;
   idleSince: number | null;
   lastGrant: number;
@@ -99,6 +101,24 @@ interface HlsLive {
 
 type Live = WebRtcLive | HlsLive;
 
+interface RtcGrantState {
+  cameraId: number;
+  expiresAt: number;
+  /** Redeemed by a viewer's session (a second one is refused); the Janus token made for it. */
+  claimed: boolean;
+  janusToken: string | null;
+  /** The viewer's session ended. */
+  released: boolean;
+}
+
+/** What a redeemed WebRTC grant opens, for the proxy; `release()` when the viewer's session ends. */
+export interface RedeemedGrant {
+  janusToken: string;
+  mountpoint: number;
+  pin: string;
+  release(): Promise<void>;
+}
+
 interface HlsGrantState {
   cameraId: number;
   userId: number;
@@ -109,8 +129,8 @@ interface HlsGrantState {
 /** A grant in use stays valid while its viewer keeps fetching at least this often. */
 const HLS_GRANT_IDLE_MS = 30_000;
 const STREAMING = 'janus.plugin.streaming';
-/** Where the video module pipes browsers' WebSockets to Janus (server/modules/video/proxy.ts). */
-const JANUS_PROXY_PATH = '/api/video/janus';
+/** Where browsers redeem WebRTC grants and talk to Janus (live.ts). */
+export const CAMERA_LIVE_PATH = '/api/cameras/live';
 const secret = () => randomBytes(24).toString('base64url');
 
 /** Splits `rtsp://user:pass@host/path` into the URL Janus is given and its credentials. */
@@ -146,6 +166,7 @@ export class CameraMedia {
   private readonly lives = new Map<number, Live>();
   private readonly starting = new Map<number, Promise<Live>>();
   private readonly hlsGrants = new Map<string, HlsGrantState>();
+  private readonly rtcGrants = new Map<string, RtcGrantState>();
   private timer: NodeJS.Timeout | null = null;
   private closed = false;
 
@@ -179,7 +200,7 @@ export class CameraMedia {
     this.timer.unref();
   }
 
-  /** `origin`: ws(s)://host:port of the request; browsers reach Janus through the app's own origin (the video module's proxy). */
+  /** `origin`: ws(s)://host:port of the request; browsers reach Janus through the app's own origin (live.ts). */
   async play(camera: CameraSource, kind: 'webrtc' | 'hls', userId: number, origin: string): Promise<PlayGrant> {
     if (this.closed) throw new AppError('SERVICE_UNAVAILABLE', 'The server is stopping.');
     if (camera.sourceType === 'demo') {
@@ -192,12 +213,12 @@ export class CameraMedia {
     const now = this.now();
     const expiresAt = new Date(now + this.config.grantTtlS * 1000).toISOString();
     if (live.kind === 'webrtc') {
-      const token = await this.video!.addToken!([STREAMING]);
-      live.tokens.set(token, now);
+      const token = secret();
+      this.rtcGrants.set(token, { cameraId: camera.id, expiresAt: now + this.config.grantTtlS * 1000, claimed: false, janusToken: null, released: false });
       live.lastGrant = now;
-      const cfg = this.video!.config;
-      const url = cfg.publicUrl ?? `${origin}${JANUS_PROXY_PATH}`;
-      const grant: WebRtcGrant = { kind: 'webrtc', cameraId: camera.id, url, token, mountpoint: live.mountpoint, pin: live.pin, iceServers: browserIceServers(cfg), expiresAt };
+      // Always this server's proxy (even with JANUS_PUBLIC_URL): it is where a grant is redeemed once.
+      const url = `${origin}${CAMERA_LIVE_PATH}`;
+      const grant: WebRtcGrant = { kind: 'webrtc', cameraId: camera.id, url, token, mountpoint: live.mountpoint, iceServers: browserIceServers(this.video!.config), expiresAt };
       return grant;
     }
     const token = secret();
@@ -205,6 +226,49 @@ export class CameraMedia {
     live.lastRequest = now;
     const grant: HlsGrant = { kind: 'hls', cameraId: camera.id, playlist: `/api/cameras/hls/${token}/index.m3u8`, expiresAt };
     return grant;
+  }
+
+  /**
+   * Redeems a WebRTC grant for one viewer's Janus session: refused when unknown or expired
+   * (CAMERA_GRANT_INVALID) or redeemed already (CAMERA_GRANT_USED). Makes the Janus token the
+   * session will use (the streaming plugin only).
+   */
+  async redeem(grant: string): Promise<RedeemedGrant> {
+    const g = this.rtcGrants.get(grant);
+    const now = this.now();
+    if (!g) throw new AppError('CAMERA_GRANT_INVALID', 'This play grant is unknown or has expired: ask for a new one.');
+    if (g.claimed) throw new AppError('CAMERA_GRANT_USED', 'This play grant has been used by a viewer already: a grant opens one view; ask for your own.');
+    if (now > g.expiresAt) {
+      this.rtcGrants.delete(grant);
+      throw new AppError('CAMERA_GRANT_INVALID', 'This play grant has expired: ask for a new one.');
+    }
+    const live = this.lives.get(g.cameraId);
+    if (!live || live.kind !== 'webrtc') {
+      this.rtcGrants.delete(grant);
+      throw new AppError('CAMERA_GRANT_INVALID', 'The stream has stopped: ask for a new grant.');
+    }
+    // Claimed before the await, so a second session presenting it at the same moment is refused.
+    g.claimed = true;
+    let janusToken: string;
+    try {
+      janusToken = await this.video!.addToken!([STREAMING]);
+    } catch (error) {
+      g.claimed = false;
+      throw error;
+    }
+    g.janusToken = janusToken;
+    live.tokens.set(janusToken, now);
+    return {
+      janusToken,
+      mountpoint: live.mountpoint,
+      pin: live.pin,
+      release: async () => {
+        if (g.released) return;
+        g.released = true;
+        live.tokens.delete(janusToken);
+        await this.video?.removeToken?.(janusToken).catch(() => {});
+      },
+    };
   }
 
   /** The file an HLS grant may fetch now, or an error for a grant that is unknown, expired or someone else's. */
@@ -257,7 +321,14 @@ export class CameraMedia {
     const common = { request: 'create', admin_key: video.config.adminKey, id: live.mountpoint, name: `camera-${camera.id}`, description: camera.code.slice(0, 60), is_private: true, secret: live.secret, pin: live.pin, permanent: false };
     if (camera.sourceType === 'rtsp') {
       const src = splitCredentials(camera.sourceUrl);
-      await video.streaming({ ...common, type: 'rtsp', url: src.url, ...(src.user ? { rtsp_user: src.user, rtsp_pwd: src.password } : {}), audio: false, video: true, rtsp_reconnect_delay: 5, rtsp_failcheck: false });
+      // rtsp_failcheck: Janus connects (DESCRIBE, SETUP, PLAY) while creating the mountpoint and says
+      // so when it cannot; without it the first connection waits for rtsp_reconnect_delay (5 s).
+      try {
+        await video.streaming({ ...common, type: 'rtsp', url: src.url, ...(src.user ? { rtsp_user: src.user, rtsp_pwd: src.password } : {}), audio: false, video: true, rtsp_reconnect_delay: 5, rtsp_failcheck: true, rtsp_conn_timeout: 5, rtsp_timeout: 10 });
+      } catch (error) {
+        this.log.warn({ err: error, cameraId: camera.id }, 'janus could not pull the RTSP source');
+        throw new AppError('CAMERA_OFFLINE', '无法打开视频源（RTSP 连接或认证失败）');
+      }
     } else {
       const created = await video.streaming({
         ...common, type: 'rtp',
@@ -349,6 +420,10 @@ export class CameraMedia {
     for (const [token, g] of this.hlsGrants) {
       if (g.lastSeen === null ? now > g.expiresAt : now - g.lastSeen > HLS_GRANT_IDLE_MS) this.hlsGrants.delete(token);
     }
+    // A redeemed grant is kept while its session lasts (a second presentation says "used", not "unknown").
+    for (const [token, g] of this.rtcGrants) {
+      if (now > g.expiresAt && (!g.claimed || g.released)) this.rtcGrants.delete(token);
+    }
     for (const live of [...this.lives.values()]) {
       if (live.kind === 'hls') {
         if (now - live.lastRequest > idle) await this.stop(live);
@@ -368,12 +443,6 @@ export class CameraMedia {
         continue;
       }
       live.idleSince ??= now;
-      for (const [token, at] of live.tokens) {
-        if (now - at > ttl) {
-          live.tokens.delete(token);
-          void this.video?.removeToken?.(token).catch(() => {});
-        }
-      }
       if (now - live.idleSince > idle && now - live.lastGrant > ttl) await this.stop(live);
     }
   }
@@ -395,6 +464,7 @@ export class CameraMedia {
       await this.destroyMountpoint(live);
       for (const token of live.tokens.keys()) await this.video?.removeToken?.(token).catch(() => {});
       live.tokens.clear();
+      for (const [token, g] of this.rtcGrants) if (g.cameraId === live.cameraId) this.rtcGrants.delete(token);
     } else {
       for (const [token, g] of this.hlsGrants) if (g.cameraId === live.cameraId) this.hlsGrants.delete(token);
       await rm(live.dir, { recursive: true, force: true }).catch(() => {});

@@ -16,6 +16,7 @@ import {
   PlayGrant,
 } from '@shared/cameras-api';
 import { AppError } from '../../platform/errors';
+import { registerLiveRoute } from './live';
 import { CameraMedia, loadCameraConfig } from './media';
 import { CameraService, CSV_TEMPLATE } from './service';
 
@@ -101,12 +102,14 @@ export default fp(
       config: viewers,
       schema: {
         tags: ['cameras'],
-        summary: 'A play grant for one viewer: {kind:"webrtc"} a Janus streaming mountpoint with a token, or {kind:"hls"} a playlist URL',
-        description: '409 CAMERA_OFFLINE with the reason; 503 VIDEO_UNAVAILABLE without Janus (WebRTC cameras); 503 CAMERA_STREAMS_EXHAUSTED at CAMERAS_MAX_STREAMS.',
+        summary: 'A play grant for one viewer: {kind:"webrtc"} a Janus streaming mountpoint and a single-use token for /api/cameras/live, or {kind:"hls"} a playlist URL',
+        description: 'A WebRTC grant is redeemed once, within CAMERAS_GRANT_TTL_S (a second session: CAMERA_GRANT_USED; a late one: CAMERA_GRANT_INVALID). 409 CAMERA_OFFLINE with the reason; 503 VIDEO_UNAVAILABLE without Janus (WebRTC cameras); 503 CAMERA_STREAMS_EXHAUSTED at CAMERAS_MAX_STREAMS.',
         params: CameraIdParams,
         response: { 200: PlayGrant, ...errors },
       },
     }, async (request) => service.play(request.principal, request.params.id, origin(request)));
+
+    registerLiveRoute(app, media);
 
     app.get('/api/cameras/hls/:grant/:file', {
       config: viewers,

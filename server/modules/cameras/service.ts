@@ -56,6 +56,35 @@ export function sourceProblem(type: CameraSourceType, url: string): string | nul
     : `a ${type} source needs an http(s):// play URL`;
 }
 
+/**
+ * The source URL with the credentials set (write-only fields of the editor): `user`/`password`
+ * undefined keep what `url` has, '' removes them. Demo sources have none.
+ */
+export function withCredentials(url: string, user: string | undefined, password: string | undefined): string {
+  if (user === undefined && password === undefined) return url;
+  let u: URL;
+  try {
+    u = new URL(url.trim());
+  } catch {
+    return url;
+  }
+  if (u.protocol === 'demo:') return url;
+  if (user !== undefined) u.username = user;
+  if (password !== undefined) u.password = password;
+  if (!u.username) u.password = '';
+  return u.toString();
+}
+
+/** Whether a source URL carries credentials. */
+function credentialsOf(url: string): { user: string; password: string } | null {
+  try {
+    const u = new URL(url);
+    return u.username || u.password ? { user: decodeURIComponent(u.username), password: decodeURIComponent(u.password) } : null;
+  } catch {
+    return null;
+  }
+}
+
 /** RFC 4180 CSV: quoted fields, doubled quotes, CRLF or LF; returns rows with their 1-based line numbers. */
 export function parseCsv(text: string): { line: number; fields: string[] }[] {
   const rows: { line: number; fields: string[] }[] = [];
@@ -131,7 +160,7 @@ export class CameraService {
     const { path: _p, ...camera } = await this.visible(p.scope, id);
     if (p.role !== 'admin') return camera;
     const source = await repo.sourceOf(this.deps.db, id);
-    return { ...camera, source: source ? redactSource(source.sourceUrl) : undefined };
+    return { ...camera, source: source ? redactSource(source.sourceUrl) : undefined, sourceHasCredentials: source ? credentialsOf(source.sourceUrl) !== null : undefined };
   }
 
   nearest(scope: Scope, lon: number, lat: number, limit: number): Promise<NearestCamera[]> {
@@ -149,7 +178,8 @@ export class CameraService {
   }
 
   private values(b: CameraBody): repo.CameraValues {
-    const problem = sourceProblem(b.sourceType, b.sourceUrl);
+    const sourceUrl = withCredentials(b.sourceUrl.trim(), b.sourceUser, b.sourcePassword);
+    const problem = sourceProblem(b.sourceType, sourceUrl);
     if (problem) throw new AppError('VALIDATION_FAILED', problem);
     return {
       code: b.code.trim(),
@@ -160,7 +190,7 @@ export class CameraService {
       bearing: b.bearing ?? null,
       fovDeg: b.fovDeg ?? null,
       sourceType: b.sourceType,
-      sourceUrl: b.sourceUrl.trim(),
+      sourceUrl,
       codec: b.codec ?? 'h264',
     };
   }
@@ -187,9 +217,12 @@ export class CameraService {
   async update(p: Principal, id: number, patch: Partial<CameraBody>, ip: string): Promise<CameraDetail> {
     const current = await this.visible(p.scope, id);
     const source = (await repo.sourceOf(this.deps.db, id))!;
+    // A new URL without credentials of its own keeps the stored ones, unless the patch sets them.
+    const kept = patch.sourceUrl && !credentialsOf(patch.sourceUrl) ? credentialsOf(source.sourceUrl) : null;
     const merged: CameraBody = {
       code: current.code, name: current.name, kind: current.kind, lon: current.lon, lat: current.lat, bearing: current.bearing, fovDeg: current.fovDeg,
       sourceType: current.sourceType, sourceUrl: source.sourceUrl, codec: current.codec, ...patch,
+      sourceUser: patch.sourceUser ?? kept?.user, sourcePassword: patch.sourcePassword ?? kept?.password,
     };
     const v = this.values(merged);
     const place = await this.place(p.scope, v.lon, v.lat);
@@ -197,9 +230,11 @@ export class CameraService {
     if (other && other.id !== id) throw new AppError('CAMERA_CODE_TAKEN', `A camera with code ${v.code} exists already.`);
     await this.deps.db.transaction(async (tx) => {
       await repo.update(tx, id, v, place);
-      await audit(tx, { userId: p.userId, action: 'camera.updated', subjectType: 'camera', subjectId: String(id), detail: { ...patch, ...(patch.sourceUrl ? { sourceUrl: redactSource(patch.sourceUrl) } : {}) }, ip });
+      const { sourceUser, sourcePassword, ...rest } = patch;
+      const credentials = sourceUser !== undefined || sourcePassword !== undefined ? { credentialsChanged: true } : {};
+      await audit(tx, { userId: p.userId, action: 'camera.updated', subjectType: 'camera', subjectId: String(id), detail: { ...rest, ...credentials, ...(patch.sourceUrl ? { sourceUrl: redactSource(patch.sourceUrl) } : {}) }, ip });
     });
-    if (patch.sourceUrl || patch.sourceType) void this.checkOne(id).catch(() => {});
+    if (patch.sourceUrl || patch.sourceType || patch.sourceUser !== undefined || patch.sourcePassword !== undefined) void this.checkOne(id).catch(() => {});
     return this.detail(p, id);
   }
 

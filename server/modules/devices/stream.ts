@@ -108,7 +108,8 @@ export async function registerDeviceStream(app: App, options: { maxFixesPerS: nu
       server: upgrades as never,
       maxPayload: STREAM_MAX_PAYLOAD,
       // Never echo the token protocol back: select the plain one (a client offering protocols needs one selected).
-      handleProtocols: (protocols: Set<string>) => (protocols.has(STREAM_PROTOCOL) ? STREAM_PROTOCOL : false),
+      // The cameras' Janus proxy (/api/cameras/live) speaks Janus's own subprotocol to janus.js.
+      handleProtocols: (protocols: Set<string>) => (protocols.has(STREAM_PROTOCOL) ? STREAM_PROTOCOL : protocols.has('janus-protocol') ? 'janus-protocol' : false),
     },
     errorHandler: (error, socket, request) => {
       request.log.warn({ err: error, user: request.principal?.username }, 'device stream socket error');
