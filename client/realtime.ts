@@ -26,7 +26,7 @@ let socket: ClientSocket | null = null;
 function authErrorCode(error: Error & { data?: unknown }): string | null {
   const data = error.data as { code?: unknown } | undefined;
   const code = typeof data?.code === 'string' ? data.code : error.message;
-  return code.startsWith('AUTH_') ? code : null;
+  return code.startsWith('AUTH_') || code === 'WALL_SESSION_REVOKED' ? code : null;
 }
 
 function connect(): void {
@@ -71,27 +71,20 @@ function connect(): void {
   s.on('session.revoked', (notice) => session.logout(signOutReasonFor(notice.code)));
   s.on('session.ready', (info) => {
     connection.ready(info);
-    void useTicketsStore()
-      .resync()
-      .catch(() => {});
-    void useTicketWallStore()
-      .resync()
-      .catch(() => {});
-    // Alarms raised or changed while away are in the open list.
-    void useAlarmsStore()
-      .resync()
-      .catch(() => {});
-    void useNoticesStore()
-      .resync()
-      .catch(() => {});
-    // An emergency declared or closed while away.
-    void useEmergenciesStore()
-      .resync()
-      .catch(() => {});
-    // Video consults ringing or running while away.
-    void useConsultsStore()
-      .resync()
-      .catch(() => {});
+    const refetched = [
+      useTicketsStore().resync(),
+      useTicketWallStore().resync(),
+      // Alarms raised or changed while away are in the open list.
+      useAlarmsStore().resync(),
+      useNoticesStore().resync(),
+      // An emergency declared or closed while away.
+      useEmergenciesStore().resync(),
+      // Video consults ringing or running while away.
+      useConsultsStore().resync(),
+    ];
+    // The wall says "recovered · data refreshed" once everything was fetched again (failures too:
+    // each store shows its own error).
+    void Promise.allSettled(refetched).then(() => connection.refreshed());
   });
   s.on('workers.snapshot', (frame) => {
     resyncRequestedAt = 0;

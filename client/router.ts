@@ -54,6 +54,13 @@ export const router = createRouter({
 
 router.beforeEach(async (to): Promise<RouteLocationRaw | true> => {
   const session = useSessionStore();
+  // A wall opened with a wall display session (/wall?session=…): keep the token, drop it from the
+  // address (it must not linger in the history or on the screen).
+  if (typeof to.query.session === 'string') {
+    const { session: wallToken, ...query } = to.query;
+    if (session.adopt(wallToken as string)) return { path: to.path, query, hash: to.hash, replace: true };
+    return { name: 'login', query: {} };
+  }
   if (to.meta.public) {
     // Someone already signed in who opens /login goes to their own page instead.
     if (to.name === 'login' && session.token && (await restoreQuietly())) return session.user!.home;

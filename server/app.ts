@@ -40,6 +40,7 @@ import { registerDeviceStream } from './modules/devices/stream';
 import deviceAdminRoutes from './modules/devices/admin-routes';
 import consultRoutes from './modules/consults/routes';
 import cameraRoutes from './modules/cameras/routes';
+import wallRoutes from './modules/wall/routes';
 import { loadVideoConfig, type VideoConfig } from './modules/video/config';
 import type { VideoBackend } from './modules/video/janus';
 
@@ -191,6 +192,8 @@ export async function build(options: BuildOptions): Promise<App> {
   await app.register(consultRoutes);
   // Cameras (视频监控): the same Janus (streaming mountpoints), ffmpeg for HLS and the demo sources.
   await app.register(cameraRoutes);
+  // The unattended wall: wall display sessions (a revocation disconnects through the hub) and rotations.
+  await app.register(wallRoutes);
   app.addHook('onReady', async () => {
     ingest.start();
     hub.start();

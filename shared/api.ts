@@ -46,6 +46,8 @@ export const UserDto = Type.Object({
   workerId: Type.Union([Type.Number(), Type.Null()]),
   /** The page this role lands on after login. */
   home: Type.String(),
+  /** Set when the token is a wall display session's (read-only, long-lived; shared/wall-api.ts). */
+  wallSession: Type.Optional(Type.Object({ id: Type.Number(), name: Type.String() })),
 });
 export type UserDto = Static<typeof UserDto>;
 

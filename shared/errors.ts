@@ -11,6 +11,10 @@ export const ERROR_CODES = {
   /** The account was deactivated, or its password, role or jurisdiction changed, after the token was issued. */
   AUTH_TOKEN_REVOKED: 401,
   AUTH_ACCOUNT_DISABLED: 403,
+  /** A wall display session's token after an administrator revoked the session (shared/wall-api.ts). */
+  WALL_SESSION_REVOKED: 401,
+  /** A wall display session tried to change something: it only shows. */
+  WALL_SESSION_READ_ONLY: 403,
   FORBIDDEN: 403,
   OUT_OF_JURISDICTION: 403,
   NOT_FOUND: 404,

@@ -158,9 +158,9 @@ export interface SessionInfo {
   offlineAfterMs: number;
 }
 
-/** Why the server ended a session: sign in again. */
+/** Why the server ended a session: sign in again (or, for a wall session, an administrator revoked it). */
 export interface SessionRevoked {
-  code: 'AUTH_TOKEN_REVOKED';
+  code: 'AUTH_TOKEN_REVOKED' | 'WALL_SESSION_REVOKED';
   message: string;
 }
 

@@ -18,6 +18,8 @@ export interface MapDiagnostics {
   /** The style and every visible tile have loaded. */
   idle(): boolean;
   zoom(): number;
+  /** What the map shows now, [west, south, east, north], or null before it exists. */
+  viewBounds(): [number, number, number, number] | null;
   /**
    * When each part of the map was first on screen, ms since the page's navigation started (the GPU
    * finished that frame); absent until it has been.

@@ -14,6 +14,16 @@ import { useWorkersStore } from './workers';
  */
 export type LinkStatus = 'connecting' | 'live' | 'stale' | 'reconnecting' | 'offline';
 
+/**
+ * A dropped session coming back, as the wall says it in its corner: the link is down
+ * ('reconnecting'), the socket is back and the stores fetch again ('refreshing'), everything was
+ * fetched again ('recovered', shown for a while), or nothing to say ('none').
+ */
+export type Recovery = 'none' | 'reconnecting' | 'refreshing' | 'recovered';
+
+/** How long "recovered · data refreshed" stays up, ms. */
+const RECOVERED_SHOWN_MS = 15_000;
+
 /** A dropped link counts as "offline" rather than "reconnecting" after this long. */
 const OFFLINE_AFTER_MS = 30_000;
 /**
@@ -35,6 +45,11 @@ export const useConnectionStore = defineStore('connection', () => {
   const clockOffset = ref(0);
   const browserOnline = ref(typeof navigator === 'undefined' ? true : navigator.onLine);
   const started = ref(false);
+  /** The link dropped after a session was ready; where its recovery stands, and when it finished (client ms). */
+  const recoveryPhase = ref<Exclude<Recovery, 'none'> | null>(null);
+  const recoveredAt = ref(0);
+  /** Recoveries completed since the page loaded (tests and support read it). */
+  const recoveries = ref(0);
   const now = useNow();
   const workers = useWorkersStore();
 
@@ -54,12 +69,20 @@ export const useConnectionStore = defineStore('connection', () => {
     return someoneOnline && now.value - lastFrameAt.value > STALE_AFTER_MS ? 'stale' : 'live';
   });
 
+  const recovery = computed<Recovery>(() => {
+    const phase = recoveryPhase.value;
+    if (phase === 'recovered' && now.value - recoveredAt.value > RECOVERED_SHOWN_MS) return 'none';
+    return phase ?? 'none';
+  });
+
   function linkUp(): void {
     connected.value = true;
     changedAt.value = Date.now();
   }
 
   function linkDown(): void {
+    // Only a session that was up has something to recover (not a first connection still trying).
+    if (session.value !== null || recoveryPhase.value === 'refreshing') recoveryPhase.value = 'reconnecting';
     connected.value = false;
     changedAt.value = Date.now();
   }
@@ -67,6 +90,15 @@ export const useConnectionStore = defineStore('connection', () => {
   function ready(info: SessionInfo): void {
     session.value = info;
     clockOffset.value = info.serverTime - Date.now();
+    if (recoveryPhase.value === 'reconnecting') recoveryPhase.value = 'refreshing';
+  }
+
+  /** The stores fetched again after session.ready. */
+  function refreshed(): void {
+    if (recoveryPhase.value !== 'refreshing') return;
+    recoveryPhase.value = 'recovered';
+    recoveredAt.value = Date.now();
+    recoveries.value++;
   }
 
   function frame(t: number): void {
@@ -86,9 +118,12 @@ export const useConnectionStore = defineStore('connection', () => {
     dataTime.value = null;
     session.value = null;
     clockOffset.value = 0;
+    recoveryPhase.value = null;
   }
 
-  return { connected, status, dataTime, session, clockOffset, start, linkUp, linkDown, ready, frame, reset };
+  return {
+    connected, status, recovery, recoveries, dataTime, session, clockOffset, start, linkUp, linkDown, ready, refreshed, frame, reset,
+  };
 });
 
 if (import.meta.hot) import.meta.hot.accept(acceptHMRUpdate(useConnectionStore, import.meta.hot));

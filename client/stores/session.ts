@@ -23,13 +23,24 @@ function readStored(): StoredSession | null {
 }
 
 /** Why the user is looking at the login page: shown there so a sudden sign-out is not a mystery. */
-export type SignOutReason = 'expired' | 'revoked' | 'invalid' | null;
+export type SignOutReason = 'expired' | 'revoked' | 'invalid' | 'wallRevoked' | null;
 
 /** The sign-out reason for an auth error code (HTTP 401 body or socket connect_error). */
 export function signOutReasonFor(code: string): Exclude<SignOutReason, null> {
   if (code === 'AUTH_TOKEN_EXPIRED') return 'expired';
   if (code === 'AUTH_TOKEN_REVOKED') return 'revoked';
+  if (code === 'WALL_SESSION_REVOKED') return 'wallRevoked';
   return 'invalid';
+}
+
+/** When a token expires, from its own `exp` claim (a wall session's token arrives without an expiry beside it). */
+function tokenExpiry(token: string): string | null {
+  try {
+    const payload = JSON.parse(atob(token.split('.')[1]!.replace(/-/g, '+').replace(/_/g, '/'))) as { exp?: unknown };
+    return typeof payload.exp === 'number' ? new Date(payload.exp * 1000).toISOString() : null;
+  } catch {
+    return null;
+  }
 }
 
 /**
@@ -51,9 +62,26 @@ export const useSessionStore = defineStore('session', () => {
   function scheduleExpiry(): void {
     clearTimeout(expiryTimer);
     if (!expiresAt.value) return;
-    // setTimeout overflows past ~24.8 days; tokens live hours, but clamp rather than fire at once.
-    const delay = Math.min(Date.parse(expiresAt.value) - Date.now(), 2 ** 31 - 1);
-    expiryTimer = setTimeout(() => logout('expired'), Math.max(0, delay));
+    // setTimeout overflows past ~24.8 days and a wall session's token lives weeks: wake up at most
+    // that late, and sign out only once the expiry has really come.
+    const left = Date.parse(expiresAt.value) - Date.now();
+    expiryTimer = setTimeout(() => (left > 2 ** 31 - 1 ? scheduleExpiry() : logout('expired')), Math.max(0, Math.min(left, 2 ** 31 - 1)));
+  }
+
+  /**
+   * Takes a wall display session's token (the wall opened once with /wall?session=…): kept like a
+   * sign-in's, so the wall comes back by itself after a reload, a server restart or a network drop.
+   * Returns false for a token that is not one (unreadable or already expired).
+   */
+  function adopt(wallToken: string): boolean {
+    const expiry = tokenExpiry(wallToken);
+    if (!expiry || Date.parse(expiry) <= Date.now()) return false;
+    token.value = wallToken;
+    expiresAt.value = expiry;
+    user.value = null;
+    signOutReason.value = null;
+    localStorage.setItem(STORAGE_KEY, JSON.stringify({ token: wallToken, expiresAt: expiry } satisfies StoredSession));
+    return true;
   }
 
   async function login(username: string, password: string): Promise<UserDto> {
@@ -124,7 +152,7 @@ export const useSessionStore = defineStore('session', () => {
     },
   });
 
-  return { token, expiresAt, user, config, signOutReason, signedIn, login, restore, logout, loadConfig };
+  return { token, expiresAt, user, config, signOutReason, signedIn, login, adopt, restore, logout, loadConfig };
 });
 
 if (import.meta.hot) import.meta.hot.accept(acceptHMRUpdate(useSessionStore, import.meta.hot));

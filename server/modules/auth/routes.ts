@@ -55,7 +55,9 @@ export default async function authRoutes(app: App): Promise<void> {
     async (request) => {
       const user = await findUserById(app.db, request.principal.userId);
       if (!user || !user.active) throw new AppError('AUTH_TOKEN_INVALID', 'This account no longer exists or is disabled.');
-      return toUserDto(user);
+      // A wall display session's account is named after the wall.
+      const wall = request.principal.wallSessionId;
+      return wall === undefined ? toUserDto(user) : { ...toUserDto(user), wallSession: { id: wall, name: user.displayName } };
     },
   );
 

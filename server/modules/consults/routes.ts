@@ -18,9 +18,9 @@ import {
   JoinConsultBody,
   VideoStatus,
 } from '@shared/consults-api';
+import { AppError } from '../../platform/errors';
 import { ConsultBroadcaster } from './broadcast';
 import { ConsultService } from './service';
-import { AppError } from '../../platform/errors';
 import { attachJanusProxy } from '../video/proxy';
 
 declare module 'fastify' {
@@ -151,6 +151,8 @@ export default fp(
     app.post(
       '/api/consults/:id/join',
       {
+        // A wall display session may watch a consult (mode=watch), nothing more.
+        config: { wallSessionWrites: true },
         schema: {
           tags: ['consults'],
           summary: 'A short-lived join grant for this consult’s room only (joining answers a ringing call)',
@@ -160,7 +162,12 @@ export default fp(
           response: { 200: ConsultGrant, ...errors },
         },
       },
-      async (request) => service.join(request.principal, request.params.id, request.body ?? {}, `${request.protocol === 'https' ? 'wss' : 'ws'}://${request.host}`),
+      async (request) => {
+        if (request.principal.wallSessionId !== undefined && request.body?.mode !== 'watch') {
+          throw new AppError('WALL_SESSION_READ_ONLY', 'A wall display session may only watch a consult.');
+        }
+        return service.join(request.principal, request.params.id, request.body ?? {}, `${request.protocol === 'https' ? 'wss' : 'ws'}://${request.host}`);
+      },
     );
 
     app.post(

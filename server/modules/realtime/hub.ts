@@ -4,6 +4,7 @@ import {
   encodeWorkerFrame,
   type ClientToServerEvents,
   type ServerToClientEvents,
+  type SessionRevoked,
   type SocketData,
   type WorkerRecord,
 } from '@shared/realtime';
@@ -169,13 +170,20 @@ export class LiveHub {
    * server-side disconnect (the client does not reconnect on its own, and socket.io keeps no state
    * to recover). A reconnect with the old token is refused by the middleware.
    */
-  revoke(userId: number): void {
+  revoke(userId: number, code: SessionRevoked['code'] = 'AUTH_TOKEN_REVOKED'): void {
     const room = userRoom(userId);
     this.io.to(room).emit('session.revoked', {
-      code: 'AUTH_TOKEN_REVOKED',
-      message: 'This session was ended (account disabled or changed): sign in again.',
+      code,
+      message: code === 'WALL_SESSION_REVOKED'
+        ? 'This wall display session was revoked by an administrator.'
+        : 'This session was ended (account disabled or changed): sign in again.',
     });
     this.io.in(room).disconnectSockets(false);
+  }
+
+  /** Sockets of one user connected to this process now (a wall session's screens). */
+  connectedCount(userId: number): number {
+    return this.io.of('/').adapter.rooms.get(userRoom(userId))?.size ?? 0;
   }
 
   start(): void {

@@ -18,6 +18,8 @@ interface Claims {
   wid: number | null;
   /** The user's token version when it was issued: any other current version revokes it. */
   ver: number;
+  /** A wall display session's id (shared/wall-api.ts): a read-only identity with a long-lived token. */
+  wss?: number;
 }
 
 /**
@@ -38,13 +40,18 @@ export interface RouteEntry {
 declare module 'fastify' {
   interface FastifyContextConfig {
     auth?: RouteAuth;
+    /**
+     * A wall display session is read-only: it may call GET and HEAD routes its role allows, and a
+     * route that changes something only when the route says so here (the wall's own rotation).
+     */
+    wallSessionWrites?: boolean;
   }
   interface FastifyRequest {
     principal: Principal;
   }
   interface FastifyInstance {
-    /** Signs a login token for a user. */
-    issueToken(user: UserRow): { token: string; expiresAt: Date };
+    /** Signs a login token for a user (a wall session's: its id and its own, long life). */
+    issueToken(user: UserRow, options?: IssueOptions): { token: string; expiresAt: Date };
     /** Verifies a token (HTTP bearer or socket handshake) and returns who it belongs to. */
     authenticate(token: string | undefined): Principal;
     /** Each user's current token version and active flag; revocations are announced here. */
@@ -66,6 +73,13 @@ export function toUserDto(user: UserRow): UserDto {
   };
 }
 
+export interface IssueOptions {
+  /** Life of the token, s (default: the configured TOKEN_TTL_S). */
+  ttlS?: number;
+  /** The wall display session the token stands for: read-only, revoked with the session. */
+  wallSessionId?: number;
+}
+
 export interface AuthOptions {
   /** HMAC secret of the tokens (see resolveJwtSecret: never from the database). */
   secret: string;
@@ -84,7 +98,7 @@ export default fp(async function authPlugin(app: FastifyInstance, opts: AuthOpti
   sessions.load(await loadTokenStates(app.db));
   app.decorate('sessions', sessions);
 
-  app.decorate('issueToken', (user: UserRow) => {
+  app.decorate('issueToken', (user: UserRow, options: IssueOptions = {}) => {
     // The row was just read: it may know of a change this process has not seen yet.
     const state = Number.isInteger(user.tokenVersion)
       ? sessions.observe({ userId: user.id, version: user.tokenVersion, active: user.active })
@@ -98,9 +112,11 @@ export default fp(async function authPlugin(app: FastifyInstance, opts: AuthOpti
       path: user.regionPath,
       wid: user.workerId,
       ver: state.version,
+      ...(options.wallSessionId !== undefined ? { wss: options.wallSessionId } : {}),
     };
-    const token = app.jwt.sign(claims, { expiresIn: opts.tokenTtlS });
-    return { token, expiresAt: new Date(Date.now() + opts.tokenTtlS * 1000) };
+    const ttlS = options.ttlS ?? opts.tokenTtlS;
+    const token = app.jwt.sign(claims, { expiresIn: ttlS });
+    return { token, expiresAt: new Date(Date.now() + ttlS * 1000) };
   });
 
   app.decorate('authenticate', (token: string | undefined): Principal => {
@@ -116,8 +132,11 @@ export default fp(async function authPlugin(app: FastifyInstance, opts: AuthOpti
     }
     const userId = Number(claims.sub);
     // From memory, not the database: the users service moves the versions when it changes a user.
+    const wallSessionId = typeof claims.wss === 'number' ? claims.wss : undefined;
     if (!sessions.valid(userId, claims.ver)) {
-      throw new AppError('AUTH_TOKEN_REVOKED', 'This session was ended (account disabled or changed): sign in again.');
+      throw wallSessionId !== undefined
+        ? new AppError('WALL_SESSION_REVOKED', 'This wall display session was revoked by an administrator.')
+        : new AppError('AUTH_TOKEN_REVOKED', 'This session was ended (account disabled or changed): sign in again.');
     }
     return {
       userId,
@@ -125,6 +144,7 @@ export default fp(async function authPlugin(app: FastifyInstance, opts: AuthOpti
       role: claims.role,
       workerId: claims.wid,
       scope: Scope.of(claims.reg, claims.path),
+      ...(wallSessionId !== undefined ? { wallSessionId } : {}),
     };
   });
 
@@ -154,6 +174,9 @@ export default fp(async function authPlugin(app: FastifyInstance, opts: AuthOpti
     if (auth && !auth.includes(principal.role)) {
       throw new AppError('FORBIDDEN', 'Your role may not do this.');
     }
+    if (principal.wallSessionId !== undefined && !READS.has(request.method) && !request.routeOptions.config?.wallSessionWrites) {
+      throw new AppError('WALL_SESSION_READ_ONLY', 'A wall display session only shows: it cannot change anything.');
+    }
     request.principal = principal;
   });
   // Belt and braces: a handler never runs for a closed route without a principal.
@@ -175,6 +198,9 @@ export function publicRoutes(register: (scope: FastifyInstance) => Promise<void>
     await register(scope);
   };
 }
+
+/** What a read-only wall session may send. */
+const READS = new Set(['GET', 'HEAD']);
 
 function bearer(request: FastifyRequest): string | undefined {
   const header = request.headers.authorization;

@@ -49,4 +49,6 @@ export interface Principal {
   role: UserRole;
   workerId: number | null;
   scope: Scope;
+  /** Set for a wall display session (read-only, long-lived): its id. */
+  wallSessionId?: number;
 }
