@@ -210,7 +210,13 @@ describe.runIf(run)('cameras in the browser', () => {
     const sent = Date.now();
     await panel.waitFor({ timeout: 30_000 });
     console.error(`[cameras e2e] SOS → its cameras on the wall: ${Date.now() - sent} ms`);
-    const shown = await panel.locator('[data-testid=camera-player]').evaluateAll((els) => els.map((e) => Number((e as HTMLElement).dataset.camera)));
+    // The panel comes first, its players once their code has loaded.
+    const shown = await waitFor(
+      'the four nearest cameras’ players',
+      () => panel.locator('[data-testid=camera-player]').evaluateAll((els) => els.map((e) => Number((e as HTMLElement).dataset.camera))),
+      (ids) => ids.length >= expected.length,
+      20_000,
+    );
     expect(shown).toEqual(expected);
     await waitFor('an SOS camera live', () => panel.locator('[data-testid=camera-player][data-state=live]').count(), (n) => n >= 1, 20_000);
     await screenshot(page, 'cameras-sos-wall-1920');

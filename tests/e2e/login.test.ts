@@ -13,6 +13,7 @@ import { CLIENT_DIST, ensureClientBuild } from '../../server/platform/client-bui
 import { createTestDb, TEST_DEMO_PASSWORD } from '../support/db';
 import { buildTestApp, login } from '../support/app';
 import { launchBrowser, screenshot, type TestBrowser } from '../support/browser';
+import { waitFor } from '../support/e2e';
 
 /** Failed sign-ins per account before 429 (a small limit keeps the test short; the default is 10). */
 const PER_ACCOUNT = 5;
@@ -80,10 +81,12 @@ describe('signing in', () => {
     expect(file).toMatch(/login-rate-limited-1920x1080\.png$/);
 
     // The message follows the language, and keeps the wait.
+    // English is loaded when first asked for: the text changes once it has arrived.
     await page.getByRole('button', { name: 'EN' }).click();
-    await expect(error.textContent()).resolves.toBe(`Too many sign-in attempts: try again in ${WINDOW_S / 60} minutes`);
+    await waitFor('the English message', () => error.textContent(), (t) => t === `Too many sign-in attempts: try again in ${WINDOW_S / 60} minutes`, 10_000);
     await screenshot(page, 'login-rate-limited-en-1920x1080');
     await page.getByRole('button', { name: '中文' }).click();
+    await waitFor('the Chinese message again', () => error.textContent(), (t) => t === `登录尝试过多，请 ${WINDOW_S / 60} 分钟后再试`, 10_000);
 
     // Even the right password waits out the window for this account.
     expect(await submit('operator', TEST_DEMO_PASSWORD)).toBe(429);
