@@ -245,7 +245,9 @@ describe('with 30 days of seeded history', () => {
     // Seeded after the live tickets: its numbers go after theirs on the same days (a collision would throw).
     await seedTicketHistory(db, { clock, days: 30 });
     liuxiang = `/140106/${home.street}/%`;
-  });
+    // Thirty days on embedded PGlite while the other integration worker runs Chromium and Janus
+    // (recording, camera tests) took over the 180 s default in CI: more room, same check.
+  }, 420_000);
 
   const count = async (where: ReturnType<typeof sql>) =>
     (await db.query<{ n: number }>(sql`SELECT count(*)::int AS n FROM tickets t JOIN ticket_categories c ON c.code = t.category_code WHERE ${where}`)).rows[0]!.n;
