@@ -23,3 +23,10 @@ export function featureBounds(collection: RegionFeatureCollection): Bounds | nul
   for (const feature of collection.features) extend(bounds, feature.geometry.coordinates);
   return Number.isFinite(bounds[0]) ? bounds : null;
 }
+
+/** The box around one geometry's coordinates (an emergency's area), or null when it has none. */
+export function geometryBounds(geometry: { coordinates: unknown } | null | undefined): Bounds | null {
+  const bounds: Bounds = [Infinity, Infinity, -Infinity, -Infinity];
+  extend(bounds, geometry?.coordinates);
+  return Number.isFinite(bounds[0]) ? bounds : null;
+}

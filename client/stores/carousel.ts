@@ -3,7 +3,9 @@
  * `seconds`, kept on the server per account so a reloaded wall goes on rotating. A person at the
  * wall pauses it (any pointer or key; it goes on `idleSeconds` after the last touch), and so does
  * any alarm waiting for a person (raised, not yet acknowledged): the wall then keeps the alarm's
- * view until someone takes it. The wall page starts and stops it; nothing rotates elsewhere.
+ * view until someone takes it. An active emergency (应急) pauses it too: the wall shows the
+ * emergency's area until the emergency is closed, then the rotation goes on where it was. The wall
+ * page starts and stops it; nothing rotates elsewhere.
  */
 import { acceptHMRUpdate, defineStore } from 'pinia';
 import { computed, ref, shallowRef, watch } from 'vue';
@@ -11,6 +13,7 @@ import { DEFAULT_CAROUSEL, type CarouselView, type WallCarousel } from '@shared/
 import { request } from '@client/api';
 import { useNow } from '@client/composables/use-now';
 import { useAlarmsStore } from './alarms';
+import { useEmergenciesStore } from './emergencies';
 import { useSessionStore } from './session';
 
 export const carouselApi = {
@@ -21,9 +24,10 @@ export const carouselApi = {
 /**
  * - off: no rotation configured (the wall stays where people put it);
  * - running: moving through the views;
- * - interaction / alarm / settings: paused by a person, a waiting alarm, the settings being edited.
+ * - interaction / alarm / emergency / settings: paused by a person, a waiting alarm, an active
+ *   emergency, the settings being edited.
  */
-export type CarouselState = 'off' | 'running' | 'interaction' | 'alarm' | 'settings';
+export type CarouselState = 'off' | 'running' | 'interaction' | 'alarm' | 'emergency' | 'settings';
 
 /** Events that mean a person is at the wall. */
 const INTERACTIONS = ['pointerdown', 'pointermove', 'wheel', 'keydown', 'touchstart'] as const;
@@ -31,6 +35,7 @@ const INTERACTIONS = ['pointerdown', 'pointermove', 'wheel', 'keydown', 'touchst
 export const useCarouselStore = defineStore('carousel', () => {
   const session = useSessionStore();
   const alarms = useAlarmsStore();
+  const emergencies = useEmergenciesStore();
   const now = useNow();
   const config = shallowRef<WallCarousel>(DEFAULT_CAROUSEL);
   const loaded = ref(false);
@@ -54,6 +59,7 @@ export const useCarouselStore = defineStore('carousel', () => {
     if (!config.value.enabled || views.value.length === 0) return 'off';
     if (settingsOpen.value) return 'settings';
     if (alarms.ringing) return 'alarm';
+    if (emergencies.current) return 'emergency';
     if (now.value < pausedUntil.value) return 'interaction';
     return 'running';
   });

@@ -21,7 +21,7 @@ import type { AlarmSummary } from '@shared/alarms-api';
 import { createTestDb } from '../support/db';
 import { buildTestApp, login } from '../support/app';
 import { launchBrowser, RESULTS_DIR, screenshot, type TestBrowser } from '../support/browser';
-import { waitFor } from '../support/e2e';
+import { signIn, waitFor } from '../support/e2e';
 
 const SIZES = [
   [1920, 1080],
@@ -302,16 +302,50 @@ describe.each(SIZES)('the unattended wall at %i×%i', (w, h) => {
   }, 180_000);
 });
 
-describe('revoking the wall session', () => {
-  test('takes the wall off at once: the login page says why', async () => {
-    const page = await browser.open(1920, 1080);
-    await page.goto(`${base}/wall`);
-    await waitFor('the live link', () => linkOf(page), (s) => s === 'live' || s === 'stale');
-    const res = await app.inject({ method: 'DELETE', url: `/api/wall-sessions/${wallSession.session.id}`, headers: await login(app, 'admin') });
-    expect(res.statusCode).toBe(204);
-    await page.waitForURL(/\/login/, { timeout: 15_000 });
-    await waitFor('the reason', () => page.textContent('body'), (t) => (t ?? '').includes('此大屏会话已被管理员注销'), 10_000);
-    expect(await page.evaluate(() => localStorage.getItem('gridline.session'))).toBeNull();
-    await screenshot(page, 'wall-unattended-revoked');
+describe('the administrator’s wall sessions (大屏会话管理)', () => {
+  test('lists the wall as connected, creates another (its link opens as that wall), revokes the first from the dialog: it goes off at once', async () => {
+    const wall = await browser.open(1920, 1080);
+    await wall.goto(`${base}/wall`);
+    await waitFor('the live link', () => linkOf(wall), (s) => s === 'live' || s === 'stale');
+    // The administrator works from another origin (its own storage: the wall's session stays the wall's).
+    const adminBase = `http://localhost:${port}`;
+    const admin = await browser.context.newPage();
+    await admin.setViewportSize({ width: 1920, height: 1080 });
+    await signIn(admin, adminBase, 'admin');
+    await admin.waitForURL(/\/wall$/, { timeout: 30_000 });
+    await admin.getByTestId('wall-sessions-open').click();
+    const row = admin.locator(`[data-testid=wall-session-row][data-session="${wallSession.session.id}"]`);
+    await waitFor('the wall shown connected', () => row.getAttribute('data-status', { timeout: 5000 }), (s) => s === 'online', 25_000);
+    expect(await row.textContent()).toContain('指挥大厅主屏');
+    expect(await row.textContent()).toMatch(/在线 · \d+ 个连接/);
+
+    // A second wall, for a street, for 7 days: the link is shown once and signs in as that wall.
+    await admin.getByTestId('wall-session-name-input').fill('值班室副屏');
+    await admin.getByTestId('wall-session-region').selectOption(streets[0]!.code);
+    await admin.getByTestId('wall-session-days').fill('7');
+    await admin.getByTestId('wall-session-create').click();
+    const link = await admin.getByTestId('wall-session-link').inputValue({ timeout: 15_000 });
+    expect(link.startsWith(`${adminBase}/wall?session=`)).toBe(true);
+    const token = new URL(link).searchParams.get('session')!;
+    const me = await app.inject({ url: '/api/auth/me', headers: { authorization: `Bearer ${token}` } });
+    expect(me.statusCode).toBe(200);
+    expect(me.json()).toMatchObject({ role: 'operator', region: { code: streets[0]!.code }, wallSession: { name: '值班室副屏' } });
+    const second = admin.locator('[data-testid=wall-session-row]', { hasText: '值班室副屏' });
+    expect(await second.getAttribute('data-status')).toBe('offline');
+    expect(await second.textContent()).toContain(streets[0]!.name);
+    await screenshot(admin, 'wall-unattended-sessions-admin');
+
+    // Revoking asks once, then the wall goes to the login page and says why.
+    await row.getByTestId('wall-session-revoke').click();
+    await row.getByTestId('wall-session-revoke-confirm').click();
+    await wall.waitForURL(/\/login/, { timeout: 15_000 });
+    await waitFor('the reason', () => wall.textContent('body'), (t) => (t ?? '').includes('此大屏会话已被管理员注销'), 10_000);
+    expect(await wall.evaluate(() => localStorage.getItem('gridline.session'))).toBeNull();
+    await screenshot(wall, 'wall-unattended-revoked');
+    await waitFor('the row revoked', () => row.getAttribute('data-status', { timeout: 5000 }), (s) => s === 'revoked', 10_000);
+    expect(await row.getByTestId('wall-session-revoke').count()).toBe(0);
+    // The other wall is untouched.
+    expect(await second.getAttribute('data-status')).toBe('offline');
+    await admin.close();
   });
 });

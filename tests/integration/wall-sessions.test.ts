@@ -151,10 +151,19 @@ describe('wall display sessions', () => {
     const watch = await app.inject({ method: 'POST', url: '/api/consults/1/join', headers: wall, payload: { mode: 'watch' } });
     expect((watch.json() as { code?: string }).code).not.toBe('WALL_SESSION_READ_ONLY');
     // Nobody signs in with its account.
-    const account = (await db.query<{ username: string }>(sql`
-      SELECT u.username FROM wall_sessions w JOIN users u ON u.id = w.user_id WHERE w.id = ${created.session.id}`)).rows[0]!;
+    const account = (await db.query<{ id: number; username: string }>(sql`
+      SELECT u.id, u.username FROM wall_sessions w JOIN users u ON u.id = w.user_id WHERE w.id = ${created.session.id}`)).rows[0]!;
     const signIn = await app.inject({ method: 'POST', url: '/api/auth/login', payload: { username: account.username, password: 'guess-the-password' } });
     expectError(signIn, 401, 'AUTH_INVALID_CREDENTIALS');
+    // Nor is it one of the people's accounts: not listed among them, not changed through them (only revoked as a wall).
+    const users = await app.inject({ url: '/api/users', headers: admin });
+    expect(users.statusCode).toBe(200);
+    const usernames = (users.json() as { username: string }[]).map((u) => u.username);
+    expect(usernames).toContain('operator');
+    const wallAccounts = (await db.query<{ username: string }>(sql`SELECT u.username FROM wall_sessions w JOIN users u ON u.id = w.user_id`)).rows.map((r) => r.username);
+    expect(wallAccounts).toContain(account.username);
+    expect(usernames.filter((u) => wallAccounts.includes(u))).toEqual([]);
+    expectError(await app.inject({ method: 'PATCH', url: `/api/users/${Number(account.id)}`, headers: admin, payload: { role: 'admin' } }), 404, 'NOT_FOUND');
   });
 
   it('keeps the wall’s own rotation, the one thing it may write', async () => {

@@ -4,15 +4,21 @@ import type { TokenState } from '../../platform/auth/sessions';
 import type { RegionLevel, UserRole } from '@shared/domain';
 import { SELECT_USER, type UserRow } from '../auth/repository';
 
-/** Accounts whose jurisdiction lies inside the scope, oldest first. */
+/**
+ * A wall display session's own account is not a person's: it is listed, revoked and audited under
+ * /api/wall-sessions, never among the accounts (where it would read as one more operator).
+ */
+const NOT_A_WALL = sql`NOT EXISTS (SELECT 1 FROM wall_sessions ws WHERE ws.user_id = u.id)`;
+
+/** People's accounts whose jurisdiction lies inside the scope, oldest first. */
 export async function listUsersInScope(db: Queryable, scope: Scope): Promise<UserRow[]> {
-  const { rows } = await db.query<UserRow>(sql`${SELECT_USER} WHERE ${scope.covers('r.path')} ORDER BY u.id`);
+  const { rows } = await db.query<UserRow>(sql`${SELECT_USER} WHERE ${scope.covers('r.path')} AND ${NOT_A_WALL} ORDER BY u.id`);
   return rows;
 }
 
-/** One account, if its jurisdiction lies inside the scope. */
+/** One person's account, if its jurisdiction lies inside the scope (a wall session's account is not one). */
 export async function findUserInScope(db: Queryable, scope: Scope, id: number): Promise<UserRow | undefined> {
-  const { rows } = await db.query<UserRow>(sql`${SELECT_USER} WHERE u.id = ${id} AND ${scope.covers('r.path')}`);
+  const { rows } = await db.query<UserRow>(sql`${SELECT_USER} WHERE u.id = ${id} AND ${scope.covers('r.path')} AND ${NOT_A_WALL}`);
   return rows[0];
 }
 
