@@ -25,6 +25,8 @@ export interface MapDiagnostics {
    * finished that frame); absent until it has been.
    */
   firstFrames(): Partial<Record<FirstFramePart, number>>;
+  /** How the map draws: its pixel ratio and the GPU's renderer (client/map/render-scale.ts). */
+  render(): { pixelRatio: number; renderer: string; software: boolean };
   /** The style's layers in drawing order, deck.gl's interleaved groups included (`deck-maplibre-layer-group-…`). */
   layerOrder(): string[];
   /** Shows or hides the map's label layers and deck.gl's layers (workers, heat, tickets), for support and tests. */

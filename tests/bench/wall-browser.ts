@@ -13,7 +13,7 @@
  *
  * With --first-frame it measures instead the time to the wall's first full frame (issue 14): the
  * seeded district with 30 days of ticket history (heatmap and markers), every worker with a fix, the
- * wall loaded afresh at each size (--sizes=1920x1080,3840x2160 by default; twice each) and the
+ * wall loaded afresh at each size (--sizes=1920x1080,3840x2160 by default; twice each, per --pixel-ratios=auto,1) and the
  * moment each part was first on screen read from the map's diagnostics (`firstFrames()`: territory
  * tiles, workers, heat, ticket markers; stamped after a GPU read-back, so it is when the frame was
  * drawn, not queued). --workers defaults to the seeded force there.
@@ -30,7 +30,7 @@ import type { CDPSession, Page } from 'playwright-core';
 import { build } from '../../server/app';
 import { loadConfig } from '../../server/platform/config';
 import { CLIENT_DIST, ensureClientBuild } from '../../server/platform/client-build';
-import { CHROMIUM_PATH, launchBrowser, type TestBrowser } from '../support/browser';
+import { CHROMIUM_PATH, RESULTS_DIR, launchBrowser, type TestBrowser } from '../support/browser';
 import { BENCH_DEMO_PASSWORD, openScratchDb, prepareWorkforce, workerPoints } from './lib/scratch-db';
 import { fmt, machineInfo, printReport, type BenchReport } from './lib/report';
 import type { ChildMessage, ParentMessage, Phase, PhaseResult } from './lib/protocol';
@@ -44,6 +44,11 @@ const WORKERS = Number(args.find((a) => a.startsWith('--workers='))?.split('=')[
 const SIZES = (args.find((a) => a.startsWith('--sizes='))?.split('=')[1] ?? '1920x1080,3840x2160')
   .split(',')
   .map((size) => size.split('x').map(Number) as [number, number]);
+/**
+ * With --first-frame: the map's pixel ratio per load, 'auto' (the product's choice: fewer pixels on
+ * a software renderer, client/map/render-scale.ts) and/or a number forced with ?pixelRatio=.
+ */
+const PIXEL_RATIOS = (args.find((a) => a.startsWith('--pixel-ratios='))?.split('=')[1] ?? 'auto,1').split(',');
 const TICK_MS = Number(args.find((a) => a.startsWith('--tick-ms='))?.split('=')[1] ?? loadConfig({}).tickMs);
 const RATE = WORKERS / 10;
 const WINDOW_MS = QUICK ? 8_000 : 30_000;
@@ -325,23 +330,34 @@ async function firstFrameReport(base: string, postgres: string, fleet: number): 
   const headlines: BenchReport['headlines'] = [];
   for (const [width, height] of SIZES) {
     await page.setViewportSize({ width, height });
-    const fulls: number[] = [];
+    const fulls = new Map<string, number[]>();
+    // Alternated load by load, so both variants see the same machine.
     for (const attempt of ['first load', 'reload']) {
-      // A fresh document each time: the wall as a wall controller (re)opens it.
-      await page.goto('about:blank');
-      await page.goto(`${base}/wall`);
-      const frames = await waitFor(
-        `the first full frame at ${width}×${height}`,
-        () => page.evaluate(() => window.__gridline?.maps[0]?.firstFrames() ?? {}),
-        (f: Partial<Record<Part, number>>) => PARTS.every((p) => f[p] !== undefined),
-        180_000,
-      );
-      const full = Math.max(...PARTS.map((p) => frames[p]!));
-      fulls.push(full);
-      log(`${width}×${height} ${attempt}: ${PARTS.map((p) => `${p} ${fmt(frames[p]!)} ms`).join(', ')}; full frame ${fmt(full)} ms`);
-      rows.push([`${width}×${height}`, attempt, ...PARTS.map((p) => fmt(frames[p]!)), fmt(full)]);
+      for (const variant of PIXEL_RATIOS) {
+        // A fresh document each time: the wall as a wall controller (re)opens it.
+        await page.goto('about:blank');
+        await page.goto(`${base}/wall${variant === 'auto' ? '' : `?pixelRatio=${variant}`}`);
+        const frames = await waitFor(
+          `the first full frame at ${width}×${height}`,
+          () => page.evaluate(() => window.__gridline?.maps[0]?.firstFrames() ?? {}),
+          (f: Partial<Record<Part, number>>) => PARTS.every((p) => f[p] !== undefined),
+          180_000,
+        );
+        const render = await page.evaluate(() => window.__gridline?.maps[0]?.render());
+        const full = Math.max(...PARTS.map((p) => frames[p]!));
+        fulls.set(variant, [...(fulls.get(variant) ?? []), full]);
+        const ratio = render ? `${variant} → ${fmt(render.pixelRatio, 3)}${render.software ? ' (software GL)' : ''}` : variant;
+        log(`${width}×${height} ${attempt}, pixel ratio ${ratio}: ${PARTS.map((p) => `${p} ${fmt(frames[p]!)} ms`).join(', ')}; full frame ${fmt(full)} ms`);
+        rows.push([`${width}×${height}`, attempt, ratio, ...PARTS.map((p) => fmt(frames[p]!)), fmt(full)]);
+        if (attempt === 'reload') await page.screenshot({ path: path.join(RESULTS_DIR, `bench-first-frame-${width}x${height}-${variant}.png`) }).catch(() => {});
+      }
     }
-    headlines.push({ metric: `Time to first full frame at ${width}×${height} (page navigation → tiles, workers, heat, tickets on screen)`, value: fulls.map((f) => `${fmt(f / 1000, 1)} s`).join(' / ') });
+    for (const [variant, f] of fulls) {
+      headlines.push({
+        metric: `Time to first full frame at ${width}×${height}, pixel ratio ${variant} (page navigation → tiles, workers, heat, tickets on screen)`,
+        value: f.map((ms) => `${fmt(ms / 1000, 1)} s`).join(' / '),
+      });
+    }
   }
   const errors = browser.errors.slice(0, 5);
   return {
@@ -351,7 +367,7 @@ async function firstFrameReport(base: string, postgres: string, fleet: number): 
     tables: [
       {
         title: `Wall first frame: Yingze, ${fmt(fleet)} workers with a fix, 30 days of ticket history`,
-        headers: ['Size', 'Load', ...PARTS.map((p) => `${p} ms`), 'full frame ms'],
+        headers: ['Size', 'Load', 'Pixel ratio', ...PARTS.map((p) => `${p} ms`), 'full frame ms'],
         rows,
         note:
           'Milliseconds since the page\'s navigation started, from the map\'s diagnostics (firstFrames): the render after the part was ' +
