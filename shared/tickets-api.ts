@@ -149,7 +149,60 @@ export const TicketsQuery = Type.Object(
 );
 export type TicketsQuery = Static<typeof TicketsQuery>;
 
-export const TicketList = Type.Object({ total: Type.Number(), items: Type.Array(TicketSummary) });
+/** Why the system offered a ticket to the next worker. */
+export const REOFFER_TRIGGERS = ['declined', 'timeout'] as const;
+export type ReofferTrigger = (typeof REOFFER_TRIGGERS)[number];
+
+/** Whom a ticket went to next: their rank and distance among the recommended when offered. */
+export const ReofferNext = Type.Object({
+  workerId: Type.Number(),
+  name: Type.String(),
+  rank: Nullable(Type.Integer()),
+  /** From the worker's position when offered, m; null when they were not among the recommended. */
+  distanceM: Nullable(Type.Number()),
+  /** Straight-line walking time for distanceM, s. */
+  etaS: Nullable(Type.Number()),
+});
+export type ReofferNext = Static<typeof ReofferNext>;
+
+/** Statuses in which a ticket waits for a worker: its queue row keeps a re-offer mark until someone accepts. */
+export const REOFFER_MARK_STATUSES: readonly (typeof TICKET_STATUSES)[number][] = ['registered', 'dispatched', 'returned', 'escalated'];
+
+/**
+ * The desk's mark on a queue row (issue 14): the ticket's latest offer was declined or ran out and
+ * nobody has accepted it since. Derived from the stored offers, so a reload or a second desk sees
+ * what the live `ticket.reoffered` event showed.
+ */
+export const TicketReofferMark = Type.Object(
+  {
+    ticketId: Type.Number(),
+    trigger: literals(REOFFER_TRIGGERS),
+    /** Who declined or did not answer. */
+    from: Type.Object({ workerId: Type.Number(), name: Type.String() }),
+    /** The decliner's reason (拒单理由); null for a timeout. */
+    reason: Nullable(Type.String()),
+    /** When they declined or the offer ran out, ISO-8601. */
+    at: Type.String(),
+    /** Whom the system offered it to next; null when nobody free was left (a dispatcher must decide). */
+    to: Nullable(ReofferNext),
+  },
+  {
+    description:
+      'A ticket still waiting for a worker whose latest offer was declined (trigger declined, with the reason) or ran out (timeout): ' +
+      'from whom, when, and whom the system offered it to next (to; null: nobody free was left, a dispatcher must decide). Cleared once a worker accepts.',
+  },
+);
+export type TicketReofferMark = Static<typeof TicketReofferMark>;
+
+export const TicketList = Type.Object({
+  total: Type.Number(),
+  items: Type.Array(TicketSummary),
+  /**
+   * For a dispatch desk: a mark for each listed ticket still waiting for a worker whose latest offer
+   * was declined or ran out (only those; empty for everyone else).
+   */
+  reoffers: Type.Array(TicketReofferMark, { description: 'Re-offer marks of the listed tickets that have one (dispatch desks only; otherwise empty).' }),
+});
 export type TicketList = Static<typeof TicketList>;
 
 export const TicketIdParams = Type.Object({ id: Id() });
@@ -294,10 +347,6 @@ export type AutoDispatchBody = Static<typeof AutoDispatchBody>;
 export const AutoDispatchCategories = Type.Array(Type.String());
 export type AutoDispatchCategories = Static<typeof AutoDispatchCategories>;
 
-/** Why the system offered a ticket to the next worker. */
-export const REOFFER_TRIGGERS = ['declined', 'timeout'] as const;
-export type ReofferTrigger = (typeof REOFFER_TRIGGERS)[number];
-
 /** A task offered to a worker: sent to the worker's own account (room `user:<userId>`). */
 export interface TaskOffer {
   ticket: TicketSummary;
@@ -325,8 +374,10 @@ export interface TicketReoffer {
   trigger: ReofferTrigger;
   /** Who declined or did not answer. */
   from: { workerId: number; name: string };
+  /** When they declined or the offer ran out, ISO-8601 (the stored mark's `at`). */
+  at: string;
   /** Who has it now, with their rank and distance among the recommended; null when nobody free is left: a dispatcher must decide. */
-  to: { workerId: number; name: string; rank: number | null; distanceM: number | null; etaS: number | null } | null;
+  to: ReofferNext | null;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -21,11 +21,13 @@ import type {
   TicketPhotoDto,
   ReofferTrigger,
   TicketReoffer,
+  TicketReofferMark,
   TicketStats,
   TicketSummary,
   TicketWindow,
   TransitionBody,
 } from '@shared/tickets-api';
+import { REOFFER_MARK_STATUSES } from '@shared/tickets-api';
 import { request } from '@client/api';
 
 export const ticketsApi = {
@@ -114,15 +116,20 @@ export interface ReofferMark {
   /** The decliner's reason, from the 拒单 timeline entry. */
   reason: string | null;
   to: TicketReoffer['to'];
-  /** When the desk heard it, ms. */
+  /** When the worker declined or the offer ran out (the server's clock), ms. */
   at: number;
 }
 /** A toast of the desk: a mark with its own key (the same ticket may be let go twice). */
 export interface ReofferNotice extends ReofferMark {
   key: number;
 }
-/** Statuses in which a queue row keeps its mark: nobody has taken the ticket on yet. */
-const UNTAKEN = new Set(['registered', 'dispatched', 'returned', 'escalated']);
+/** Statuses in which a queue row keeps its mark: nobody has taken the ticket on yet (as the server derives it). */
+const UNTAKEN = new Set<string>(REOFFER_MARK_STATUSES);
+
+/** A stored mark from the list API as the desk keeps it (the same fields the live event gives). */
+function storedMark(m: TicketReofferMark, number: string): ReofferMark {
+  return { ticketId: m.ticketId, number, trigger: m.trigger, from: m.from, reason: m.reason, to: m.to, at: Date.parse(m.at) };
+}
 
 /** Statuses in which a ticket is the worker's task. */
 const TASK_STATUSES = new Set(['dispatched', 'accepted', 'in_progress']);
@@ -212,6 +219,7 @@ export const useTicketsStore = defineStore('tickets', () => {
       for (const t of result.items) next.set(t.id, t);
       for (const { ticket } of heardDuringLoad.values()) if (newer(ticket, next.get(ticket.id))) next.set(ticket.id, ticket);
       byId.value = next;
+      seedReoffers(result, next);
       queueFilter.value = { ...filter };
       queueOffset.value = offset;
       queueIds.value = result.items.map((t) => t.id);
@@ -221,6 +229,26 @@ export const useTicketsStore = defineStore('tickets', () => {
     } finally {
       if (--loadsInFlight === 0) heardDuringLoad.clear();
     }
+  }
+
+  /**
+   * The page's marks as the server derives them from the stored offers, so a reload (or a second
+   * desk) shows the rows marked as the live events did; no toast, those are for the moment only. A
+   * ticket the socket spoke of during the load keeps what it said; a newer live mark stays.
+   */
+  function seedReoffers(result: TicketList, known: Map<number, TicketSummary>): void {
+    const stored = new Map(result.reoffers.map((m) => [m.ticketId, m]));
+    const marks = new Map(reoffers.value);
+    for (const t of result.items) {
+      const mark = stored.get(t.id);
+      const live = marks.get(t.id);
+      if (mark) {
+        if (!live || live.at <= Date.parse(mark.at)) marks.set(t.id, storedMark(mark, known.get(t.id)?.number ?? t.number));
+      } else if (!heardDuringLoad.has(t.id) || !UNTAKEN.has(known.get(t.id)?.status ?? t.status)) {
+        marks.delete(t.id);
+      }
+    }
+    reoffers.value = marks;
   }
 
   async function loadMine(id: number): Promise<void> {
@@ -385,7 +413,7 @@ export const useTicketsStore = defineStore('tickets', () => {
       from: reoffer.from,
       reason: reoffer.trigger === 'declined' ? (declineReasons.get(reoffer.ticket.id) ?? null) : null,
       to: reoffer.to,
-      at: Date.now(),
+      at: Date.parse(reoffer.at),
     };
     reoffers.value.set(mark.ticketId, mark);
     triggerRef(reoffers);

@@ -5,9 +5,10 @@
  * it) the panel shows them — name, state, "已接单 … 分钟", distance — with the candidates only
  * behind 改派, and the map shows them where they are now with a line to the ticket, following a
  * fresh fix; when a worker declines, or lets an offer run out, a toast says who let it go and to
- * whom the system offered it next, with a chime, and the queue row is marked. Chromium, the real
- * server with its offer sweep (offers time out after 30 s here); fourteen workers' phones report
- * through the ingest, crowded around the ticket. Screenshots land in test-results/.
+ * whom the system offered it next, with a chime, and the queue row is marked — still after a reload,
+ * from the stored offers (without the toast). Chromium, the real server with its offer sweep (offers
+ * time out after 30 s here); fourteen workers' phones report through the ingest, crowded around the
+ * ticket. Screenshots land in test-results/.
  */
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -355,6 +356,29 @@ describe.each([
     else await expect(timeout.getByTestId('reoffer-next').textContent()).resolves.toBe('无空闲网格员可派，请人工派遣');
     await expect(row(ticket).getByTestId('row-reoffer').getAttribute('data-trigger')).resolves.toBe('timeout');
     await screenshot(desk, `dispatch-offers-${size}-timeout`);
+
+    // A reload (as a second dispatcher, or one opening the desk later, would see it) marks the row
+    // the same way, with whom it went to next: the mark comes from the server's stored offers, not
+    // from this page's memory. The toasts were for the moment: they do not come back. (The next
+    // offer has 30 s before it could run out in turn; a reload takes a few.)
+    const shown = async () => ({
+      trigger: await mark.getAttribute('data-trigger'),
+      from: await mark.getAttribute('data-from-worker-id'),
+      next: await mark.getAttribute('data-next-worker-id'),
+      text: (await mark.textContent())?.replace(/\s+/g, ' ').trim(),
+      title: await mark.getAttribute('title'),
+    });
+    const live = await shown();
+    expect(live).toMatchObject({ trigger: 'timeout', from: String(next.id), next: await timeout.getAttribute('data-next-worker-id') });
+    expect(live.title).toMatch(new RegExp(`^\\d{2}:\\d{2} ${next.name} 超时未接单\n(已自动改派给 .+|无空闲网格员可派，请人工派遣)$`));
+    await desk.reload({ waitUntil: 'commit' });
+    await row(ticket).waitFor({ timeout: 60_000 });
+    await mark.waitFor({ timeout: 20_000 });
+    expect(await shown()).toEqual(live);
+    await expect(desk.getByTestId('reoffer-toast').count()).resolves.toBe(0);
+    await screenshot(desk, `dispatch-offers-${size}-reloaded`);
+    const box = (await row(ticket).boundingBox())!;
+    await screenshot(desk, `dispatch-offers-${size}-reloaded-row`, { x: box.x, y: box.y, width: box.width, height: box.height });
   }, 300_000);
 });
 

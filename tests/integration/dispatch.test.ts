@@ -15,7 +15,9 @@ import type {
   TaskWithdrawal,
   TicketChange,
   TicketDetail,
+  TicketList,
   TicketReoffer,
+  TicketReofferMark,
   TicketSummary,
 } from '@shared/tickets-api';
 import { createTestDb } from '../support/db';
@@ -213,6 +215,20 @@ async function until<T>(probe: () => T | undefined, ms = 3000): Promise<T> {
   }
 }
 
+/**
+ * The desk's queue mark of a ticket as the list API carries it, what a reloaded desk (or a second
+ * dispatcher) shows on the row; undefined: no mark. The ticket itself must be listed.
+ */
+async function listedMark(ticketId: number, headers = as.dispatcher): Promise<TicketReofferMark | undefined> {
+  const res = await app.inject({ url: '/api/tickets?open=true&limit=500', headers });
+  expect(res.statusCode, res.body).toBe(200);
+  const list = res.json() as TicketList;
+  expect(list.items.map((t) => t.id)).toContain(ticketId);
+  // Only tickets with a mark are carried, each once.
+  expect(new Set(list.reoffers.map((m) => m.ticketId)).size).toBe(list.reoffers.length);
+  return list.reoffers.find((m) => m.ticketId === ticketId);
+}
+
 async function audits(ticketId: number): Promise<{ action: string; userId: number | null; detail: Record<string, unknown> }[]> {
   const { rows } = await db.query<{ action: string; userId: number | null; detail: Record<string, unknown> }>(sql`
     SELECT action, user_id AS "userId", detail FROM audit_log WHERE subject_type = 'ticket' AND subject_id = ${String(ticketId)} ORDER BY id`);
@@ -386,6 +402,21 @@ describe('re-offers', () => {
     expect((await candidates(t.id)).map((c) => c.workerId)).toEqual([W('b'), W('c'), W('e')]);
     const other = await registered();
     expect((await candidates(other.id)).map((c) => c.workerId)).toContain(W('me'));
+
+    // A desk opened now (a reload, a second dispatcher) marks the row as the live notice did.
+    expect(await listedMark(t.id)).toEqual({
+      ticketId: t.id, trigger: 'declined', from: notice.from, reason: '正在处理另一起纠纷', at: timeline[3]!.at, to: notice.to,
+    });
+    expect(notice.at).toBe(timeline[3]!.at);
+    expect(await listedMark(other.id)).toBeUndefined();
+    // A worker's own list carries no marks.
+    const own2Phone = { authorization: `Bearer ${accounts.get(W('own2'))}` };
+    expect(((await app.inject({ url: '/api/tickets?mine=true', headers: own2Phone })).json() as TicketList).reoffers).toEqual([]);
+    // The mark clears once a worker accepts, and an old decline does not come back when they hand it back.
+    await step(own2Phone, t.id, { action: 'accept' });
+    expect(await listedMark(t.id)).toBeUndefined();
+    await step(own2Phone, t.id, { action: 'return', reason: '测试结束' });
+    expect(await listedMark(t.id)).toBeUndefined();
   });
 
   it('an offer unanswered in time goes to the next worker; the silent one and the dispatcher are told', async () => {
@@ -418,6 +449,13 @@ describe('re-offers', () => {
     expect(audit.at(-2)!.detail).toMatchObject({ workerId: W('b') });
     // A second pass finds nothing more to do.
     expect(await app.dispatchOffers.sweep()).toEqual([]);
+
+    // The row's mark, from the stored offers: b let it run out, the system offered it to me.
+    expect(await listedMark(t.id)).toEqual({ ticketId: t.id, trigger: 'timeout', from: notice.from, reason: null, at: notice.at, to: notice.to });
+    expect(notice.at).toBe(new Date(clock.now()).toISOString());
+    await step(as.worker, t.id, { action: 'accept' });
+    expect(await listedMark(t.id)).toBeUndefined();
+    await step(as.worker, t.id, { action: 'return', reason: '测试结束' });
   });
 
   it('when nobody free is left, the ticket stays with the silent worker and the dispatcher is asked to decide', async () => {
@@ -439,9 +477,11 @@ describe('re-offers', () => {
     expect(await get(t.id)).toMatchObject({ status: 'dispatched', assignedWorker: { id: W('e') } });
     expect((await audits(t.id)).slice(-2).map((a) => [a.action, a.userId])).toEqual([['dispatch.offer_expired', null], ['dispatch.no_candidate', null]]);
     expect(await candidates(t.id)).toEqual([]);
+    expect(await listedMark(t.id)).toEqual({ ticketId: t.id, trigger: 'timeout', from: notice.from, reason: null, at: notice.at, to: null });
     // Late is still an answer.
     const late = await app.inject({ method: 'POST', url: `/api/tickets/${t.id}/transitions`, headers: { authorization: `Bearer ${accounts.get(W('e'))}` }, payload: { action: 'accept' } });
     expect(late.statusCode, late.body).toBe(200);
+    expect(await listedMark(t.id)).toBeUndefined();
     await app.inject({ method: 'POST', url: `/api/tickets/${t.id}/transitions`, headers: { authorization: `Bearer ${accounts.get(W('e'))}` }, payload: { action: 'return', reason: '测试结束' } });
   });
 });

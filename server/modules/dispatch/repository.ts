@@ -84,6 +84,76 @@ export async function refusedBy(db: Queryable, ticketId: number): Promise<number
   return rows.map((r) => r.workerId);
 }
 
+/** A ticket's latest refused offer with whom the system offered it to next (see reofferMarks). */
+export interface RefusalRow {
+  ticketId: number;
+  trigger: 'declined' | 'timeout';
+  fromWorkerId: number;
+  fromName: string;
+  /** The decliner's reason, from the 拒单 timeline entry written with the answer. */
+  reason: string | null;
+  at: number;
+  /** The offer right after the refused one, when the system made it (a re-offer); else null. */
+  next: { workerId: number; name: string; rank: number | null; distanceM: number | null } | null;
+}
+
+interface RawRefusal {
+  ticketId: number;
+  trigger: 'declined' | 'timeout';
+  fromWorkerId: number;
+  fromName: string;
+  reason: string | null;
+  at: Date | string;
+  nextWorkerId: number | null;
+  nextName: string | null;
+  nextRank: number | null;
+  nextDistanceM: number | null;
+  nextBySystem: boolean | null;
+}
+
+/**
+ * For each of these tickets that still waits for a worker (registered, dispatched, returned,
+ * escalated), its latest offer that was declined or ran out, when no offer has been accepted since:
+ * what the desk's queue row is marked with until a worker accepts.
+ */
+export async function latestRefusals(db: Queryable, ticketIds: readonly number[], waiting: readonly string[]): Promise<RefusalRow[]> {
+  if (ticketIds.length === 0) return [];
+  const { rows } = await db.query<RawRefusal>(sql`
+    SELECT DISTINCT ON (r.ticket_id)
+           r.ticket_id AS "ticketId", r.outcome AS "trigger", r.worker_id AS "fromWorkerId", fw.name AS "fromName",
+           CASE WHEN r.outcome = 'declined' THEN (
+             SELECT e.reason FROM ticket_events e
+              WHERE e.ticket_id = r.ticket_id AND e.kind = 'declined' AND e.at <= r.answered_at
+              ORDER BY e.id DESC LIMIT 1) END AS reason,
+           r.answered_at AS "at",
+           n.worker_id AS "nextWorkerId", nw.name AS "nextName", n.rank AS "nextRank", n.distance_m AS "nextDistanceM",
+           n.offered_by IS NULL AS "nextBySystem"
+      FROM ticket_offers r
+      JOIN tickets t ON t.id = r.ticket_id
+      JOIN workers fw ON fw.id = r.worker_id
+      LEFT JOIN LATERAL (
+        SELECT o.worker_id, o.rank, o.distance_m, o.offered_by FROM ticket_offers o
+         WHERE o.ticket_id = r.ticket_id AND o.id > r.id ORDER BY o.id LIMIT 1) n ON true
+      LEFT JOIN workers nw ON nw.id = n.worker_id
+     WHERE r.ticket_id = ANY(${[...ticketIds]}::bigint[])
+       AND r.outcome IN ('declined', 'timeout')
+       AND t.status = ANY(${[...waiting]}::text[])
+       AND NOT EXISTS (SELECT 1 FROM ticket_offers a WHERE a.ticket_id = r.ticket_id AND a.id > r.id AND a.outcome = 'accepted')
+     ORDER BY r.ticket_id, r.id DESC`);
+  return rows.map((r) => ({
+    ticketId: r.ticketId,
+    trigger: r.trigger,
+    fromWorkerId: r.fromWorkerId,
+    fromName: r.fromName,
+    reason: r.reason,
+    at: ms(r.at)!,
+    next:
+      r.nextWorkerId !== null && r.nextBySystem
+        ? { workerId: r.nextWorkerId, name: r.nextName ?? '', rank: r.nextRank, distanceM: r.nextDistanceM }
+        : null,
+  }));
+}
+
 export async function workerNames(db: Queryable, ids: readonly number[]): Promise<Map<number, string>> {
   if (ids.length === 0) return new Map();
   const { rows } = await db.query<{ id: number; name: string }>(sql`

@@ -15,8 +15,10 @@ import type {
   TicketChange,
   TicketEventDto,
   TicketReoffer,
+  TicketReofferMark,
   TicketSummary,
 } from '@shared/tickets-api';
+import { REOFFER_MARK_STATUSES } from '@shared/tickets-api';
 import { raw, type Db, type Queryable } from '../../platform/db';
 import { Scope, type Principal } from '../../platform/auth/scope';
 import { audit } from '../auth/repository';
@@ -69,7 +71,7 @@ interface Place {
 interface DispatchFacts {
   previousWorkerId?: number;
   recommendation?: { rank: number; sameGrid: boolean; distanceM: number; etaS: number } | null;
-  reoffer?: { trigger: ReofferTrigger; from: { workerId: number; name: string } };
+  reoffer?: { trigger: ReofferTrigger; from: { workerId: number; name: string }; at: string };
 }
 
 export interface DispatchServiceDeps {
@@ -147,6 +149,25 @@ export class DispatchService implements TicketDispatchHooks {
     return this.nearest.nearest({ lon: t.lon, lat: t.lat, gridPath: t.gridPath, n, filter: { within, exclude } });
   }
 
+  /**
+   * The desk's queue marks (issue 14) for these listed tickets, from the stored offers: each one still
+   * waiting for a worker whose latest offer was declined or ran out, with whom the system offered it
+   * to next. Only a dispatch desk is told; everyone else gets none.
+   */
+  async reofferMarks(p: Principal, listed: readonly Pick<TicketSummary, 'id' | 'status'>[]): Promise<TicketReofferMark[]> {
+    if (!mayDispatch(p.role)) return [];
+    const waiting = listed.filter((t) => REOFFER_MARK_STATUSES.includes(t.status)).map((t) => t.id);
+    const rows = await repo.latestRefusals(this.db, waiting, REOFFER_MARK_STATUSES);
+    return rows.map((r) => ({
+      ticketId: r.ticketId,
+      trigger: r.trigger,
+      from: { workerId: r.fromWorkerId, name: r.fromName },
+      reason: r.reason,
+      at: iso(r.at),
+      to: r.next && { ...r.next, etaS: r.next.distanceM === null ? null : walkingEtaS(r.next.distanceM) },
+    }));
+  }
+
   // -------------------------------------------------------------------------------------------
   // Following the workflow (TicketDispatchHooks)
 
@@ -196,7 +217,7 @@ export class DispatchService implements TicketDispatchHooks {
         await this.notifyOffer(ticket, event, facts, gridPath);
         break;
       case 'declined':
-        if (previous !== null) await this.reoffer(ticket.id, 'declined', previous);
+        if (previous !== null) await this.reoffer(ticket.id, 'declined', previous, Date.parse(event.at));
         break;
       case 'registered':
         await this.autoDispatch(ticket, gridPath, event.actor?.userId ?? null);
@@ -226,6 +247,7 @@ export class DispatchService implements TicketDispatchHooks {
         event,
         trigger: facts.reoffer.trigger,
         from: facts.reoffer.from,
+        at: facts.reoffer.at,
         to: { workerId: offer.workerId, name: ticket.assignedWorker.name, rank: offer.rank, distanceM: offer.distanceM, etaS },
       };
       this.io()?.to(roomsCovering(gridPath)).emit('ticket.reoffered', notice);
@@ -256,9 +278,10 @@ export class DispatchService implements TicketDispatchHooks {
   /**
    * Offers a ticket to the next nearest free worker in the jurisdiction of its last offer, after
    * `from` declined it or let the offer expire. When nobody is left, the ticket's dashboards are
-   * told so that a dispatcher decides. Returns whether it went to someone.
+   * told so that a dispatcher decides. `at`: when they declined or the offer ran out. Returns whether
+   * it went to someone.
    */
-  private reoffer(ticketId: number, trigger: ReofferTrigger, from: number): Promise<boolean> {
+  private reoffer(ticketId: number, trigger: ReofferTrigger, from: number, at: number): Promise<boolean> {
     return this.serial(async () => {
       const t = await tickets.findSummary(this.db, ticketId, ALL);
       if (!t) return false;
@@ -273,7 +296,7 @@ export class DispatchService implements TicketDispatchHooks {
           userId: null, action: 'dispatch.no_candidate', subjectType: 'ticket', subjectId: String(ticketId),
           detail: { number: t.number, trigger, from: fromRef, scope: scopePath },
         });
-        const notice: TicketReoffer = { ticket: await this.tickets.summary(ticketId), event: null, trigger, from: fromRef, to: null };
+        const notice: TicketReoffer = { ticket: await this.tickets.summary(ticketId), event: null, trigger, from: fromRef, at: iso(at), to: null };
         this.io()?.to(roomsCovering(t.gridPath)).emit('ticket.reoffered', notice);
         return false;
       }
@@ -281,7 +304,7 @@ export class DispatchService implements TicketDispatchHooks {
       const still = trigger === 'declined'
         ? (row: tickets.TicketRow) => row.status === 'returned' && row.assignedWorkerId === null
         : (row: tickets.TicketRow) => row.status === 'dispatched' && row.assignedWorkerId === from;
-      const detail = { auto: true, reoffer: { trigger, from: fromRef } };
+      const detail = { auto: true, reoffer: { trigger, from: fromRef, at: iso(at) } };
       return this.tickets.systemTransition(ticketId, { action: 'dispatch', workerId: next.workerId, reason: REASONS[trigger], detail }, scope, still);
     });
   }
@@ -327,7 +350,7 @@ export class DispatchService implements TicketDispatchHooks {
           });
           return true;
         });
-        if (expired && (await this.reoffer(offer.ticketId, 'timeout', offer.workerId))) moved.push(offer.ticketId);
+        if (expired && (await this.reoffer(offer.ticketId, 'timeout', offer.workerId, now))) moved.push(offer.ticketId);
       } catch (error) {
         this.log?.error({ err: error, ticketId: offer.ticketId }, 're-offer after timeout failed');
       }

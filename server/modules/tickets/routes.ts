@@ -87,7 +87,7 @@ export default fp(
       {
         schema: {
           tags: ['tickets'],
-          summary: 'Tickets in the caller’s jurisdiction, most pressing first; filter by status, category (a class includes its sub-categories), overdue, level, urgency, open, attention (open and immediate or past a deadline)',
+          summary: 'Tickets in the caller’s jurisdiction, most pressing first; filter by status, category (a class includes its sub-categories), overdue, level, urgency, open, attention (open and immediate or past a deadline). For a dispatch desk, `reoffers` marks the listed tickets whose latest offer was declined or ran out, until a worker accepts',
           querystring: TicketsQuery,
           response: { 200: TicketList, 400: ErrorResponse, 401: ErrorResponse },
         },

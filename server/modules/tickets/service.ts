@@ -39,6 +39,7 @@ import type {
   TicketDetail,
   TicketList,
   TicketPhotoDto,
+  TicketReofferMark,
   TicketSummary,
   TicketsQuery,
   TransitionBody,
@@ -133,6 +134,8 @@ export interface TicketDispatchHooks {
   recording(tx: Queryable, change: TicketChangeContext): Promise<Record<string, unknown> | undefined>;
   /** After the change has committed and gone to the dashboards. */
   announced(change: TicketChange, gridPath: string): Promise<void>;
+  /** The desk's re-offer marks for listed tickets (only those with one; none for a caller who does not dispatch). */
+  reofferMarks(p: Principal, listed: readonly Pick<TicketSummary, 'id' | 'status'>[]): Promise<TicketReofferMark[]>;
 }
 
 export interface TicketServiceDeps {
@@ -298,7 +301,8 @@ export class TicketService {
 
   async list(p: Principal, q: TicketsQuery): Promise<TicketList> {
     const { total, items } = await repo.listSummaries(this.db, repo.visibleTo(p), q, this.clock.now(), p.workerId);
-    return { total, items: items.map((r) => this.toDto(r)) };
+    const reoffers = (await this.dispatchHooks?.reofferMarks(p, items)) ?? [];
+    return { total, items: items.map((r) => this.toDto(r)), reoffers };
   }
 
   /** One ticket as the wire carries it, whoever may see it (internal work: notices, re-offers). */
