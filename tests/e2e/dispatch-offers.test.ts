@@ -22,7 +22,7 @@ import { CLIENT_DIST, ensureClientBuild } from '../../server/platform/client-bui
 import { createTestDb } from '../support/db';
 import { buildTestApp, login } from '../support/app';
 import { launchBrowser, screenshot, type TestBrowser } from '../support/browser';
-import { signIn, waitFor } from '../support/e2e';
+import { describeAtSize, signIn, waitFor } from '../support/e2e';
 
 /** 14:00 in Shanghai when the test starts, so the day shift is on duty. */
 function daytimeClock(): Clock {
@@ -193,10 +193,10 @@ afterAll(async () => {
   await db?.close();
 });
 
-describe.each([
+for (const [width, height] of [
   [1920, 1080],
   [3840, 2160],
-])('the desk at %i×%i', (width, height) => {
+] as const) describeAtSize(width)(`the desk at ${width}×${height}`, () => {
   const size = `${width}x${height}`;
   const row = (t: TicketSummary) => desk.locator(`[data-testid=ticket-row][data-number="${t.number}"]`);
   const status = () => desk.getByTestId('ticket-detail').getAttribute('data-status');
