@@ -26,7 +26,7 @@ export interface MapDiagnostics {
    */
   firstFrames(): Partial<Record<FirstFramePart, number>>;
   /** How the map draws: its pixel ratio and the GPU's renderer (client/map/render-scale.ts). */
-  render(): { pixelRatio: number; renderer: string; software: boolean };
+  render(): { pixelRatio: number; renderer: string; software: boolean; frames: number; liveRedrawMs: number };
   /** The style's layers in drawing order, deck.gl's interleaved groups included (`deck-maplibre-layer-group-…`). */
   layerOrder(): string[];
   /** Shows or hides the map's label layers and deck.gl's layers (workers, heat, tickets), for support and tests. */

@@ -56,3 +56,14 @@ export function mapPixelRatio(cssWidth: number, cssHeight: number, probe: GlProb
   if (!probe.software || pixels <= SOFTWARE_MAX_PIXELS || pixels === 0) return device;
   return Math.floor(device * Math.sqrt(SOFTWARE_MAX_PIXELS / pixels) * 64) / 64;
 }
+
+/** How often a software-rendered map draws live positions, ms (see WorkerMap's live redraw). */
+export const SOFTWARE_LIVE_REDRAW_MS = 1000;
+
+/** The least time between two draws of live positions: 0 (every change) with a GPU; `?liveRedrawMs=` overrides. */
+export function liveRedrawInterval(software: boolean): number {
+  const raw = new URLSearchParams(window.location.search).get('liveRedrawMs');
+  const n = raw === null ? NaN : Number(raw);
+  if (Number.isFinite(n) && n >= 0 && n <= 10_000) return Math.round(n);
+  return software ? SOFTWARE_LIVE_REDRAW_MS : 0;
+}

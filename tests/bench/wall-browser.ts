@@ -45,10 +45,16 @@ const SIZES = (args.find((a) => a.startsWith('--sizes='))?.split('=')[1] ?? '192
   .split(',')
   .map((size) => size.split('x').map(Number) as [number, number]);
 /**
- * With --first-frame: the map's pixel ratio per load, 'auto' (the product's choice: fewer pixels on
- * a software renderer, client/map/render-scale.ts) and/or a number forced with ?pixelRatio=.
+ * With --first-frame: what each load adds to the wall's address. 'auto' adds nothing (the product's
+ * choices: on a software renderer at most a 1080p frame's pixels and live positions drawn once a
+ * second, client/map/render-scale.ts); 'pixelRatio=1&liveRedrawMs=0' forces what a GPU gets (every
+ * device pixel, every change), the behaviour before the software-renderer settings.
  */
-const PIXEL_RATIOS = (args.find((a) => a.startsWith('--pixel-ratios='))?.split('=')[1] ?? 'auto,1').split(',');
+const VARIANTS = (args.find((a) => a.startsWith('--variants='))?.slice('--variants='.length) ?? 'auto,pixelRatio=1&liveRedrawMs=0').split(',');
+/** With --first-frame: how long the wall is watched after its first full frame (frames drawn, main-thread time). */
+const STEADY_MS = 10_000;
+/** Fixes a second while it is watched: the simulator's rhythm (about 3,600 on duty, each every 10 s). */
+const STEADY_RATE = 360;
 const TICK_MS = Number(args.find((a) => a.startsWith('--tick-ms='))?.split('=')[1] ?? loadConfig({}).tickMs);
 const RATE = WORKERS / 10;
 const WINDOW_MS = QUICK ? 8_000 : 30_000;
@@ -235,7 +241,7 @@ async function run(): Promise<BenchReport> {
     kind: 'stream', name: 'first fixes', rate: firstRate, warmupMs: 0, durationMs: (1000 * fleet) / firstRate + 1000, batch: 200, connections: 4, maxInFlight: 8,
   };
   await devices.request({ type: 'phase', phase: firstFixes }, 120_000);
-  if (FIRST_FRAME) return firstFrameReport(base, scratch.versions.postgres, fleet);
+  if (FIRST_FRAME) return firstFrameReport(base, scratch.versions.postgres, fleet, devices);
 
   const browser: TestBrowser = await launchBrowser();
   cleanups.push(() => browser.close());
@@ -317,7 +323,14 @@ type Part = 'tiles' | 'workers' | 'heat' | 'tickets';
 const PARTS: Part[] = ['tiles', 'workers', 'heat', 'tickets'];
 
 /** Loads the wall afresh at each size, twice, and reads when each part was first on screen. */
-async function firstFrameReport(base: string, postgres: string, fleet: number): Promise<BenchReport> {
+/** The map's frame count, the page's main-thread task time (CDP Performance.getMetrics, cumulative) and the time. */
+async function steadySample(page: Page, cdp: CDPSession): Promise<{ frames: number; taskS: number; at: number; render: { pixelRatio: number; software: boolean; liveRedrawMs: number; frames: number } | undefined }> {
+  const { metrics } = await cdp.send('Performance.getMetrics');
+  const render = await page.evaluate(() => window.__gridline?.maps[0]?.render());
+  return { frames: render?.frames ?? 0, taskS: metrics.find((m) => m.name === 'TaskDuration')?.value ?? 0, at: Date.now(), render };
+}
+
+async function firstFrameReport(base: string, postgres: string, fleet: number, devices: Devices): Promise<BenchReport> {
   const browser: TestBrowser = await launchBrowser();
   cleanups.push(() => browser.close());
   const page = await browser.open(1920, 1080);
@@ -333,28 +346,45 @@ async function firstFrameReport(base: string, postgres: string, fleet: number): 
     const fulls = new Map<string, number[]>();
     // Alternated load by load, so both variants see the same machine.
     for (const attempt of ['first load', 'reload']) {
-      for (const variant of PIXEL_RATIOS) {
+      for (const variant of VARIANTS) {
         // A fresh document each time: the wall as a wall controller (re)opens it.
         await page.goto('about:blank');
-        await page.goto(`${base}/wall${variant === 'auto' ? '' : `?pixelRatio=${variant}`}`);
+        await page.goto(`${base}/wall${variant === 'auto' ? '' : `?${variant}`}`);
         const frames = await waitFor(
           `the first full frame at ${width}×${height}`,
           () => page.evaluate(() => window.__gridline?.maps[0]?.firstFrames() ?? {}),
           (f: Partial<Record<Part, number>>) => PARTS.every((p) => f[p] !== undefined),
           180_000,
         );
-        const render = await page.evaluate(() => window.__gridline?.maps[0]?.render());
         const full = Math.max(...PARTS.map((p) => frames[p]!));
         fulls.set(variant, [...(fulls.get(variant) ?? []), full]);
-        const ratio = render ? `${variant} → ${fmt(render.pixelRatio, 3)}${render.software ? ' (software GL)' : ''}` : variant;
-        log(`${width}×${height} ${attempt}, pixel ratio ${ratio}: ${PARTS.map((p) => `${p} ${fmt(frames[p]!)} ms`).join(', ')}; full frame ${fmt(full)} ms`);
-        rows.push([`${width}×${height}`, attempt, ratio, ...PARTS.map((p) => fmt(frames[p]!)), fmt(full)]);
+        // The steady state after it: frames the map draws a second, and the share of the page's main
+        // thread in tasks (Chromium's TaskDuration), while the fleet patrols at the simulator's rhythm.
+        // The fleet on patrol as the simulator drives it: a third of the force on duty, each every 10 s.
+        const moving = devices.request(
+          { type: 'phase', phase: { kind: 'stream', name: 'patrol', rate: STEADY_RATE, warmupMs: 0, durationMs: STEADY_MS + 3000, batch: 50, connections: 2, maxInFlight: 4 } },
+          STEADY_MS + 60_000,
+        );
+        const cdp = await page.context().newCDPSession(page);
+        await cdp.send('Performance.enable');
+        await new Promise((resolve) => setTimeout(resolve, 1500));
+        const before = await steadySample(page, cdp);
+        await new Promise((resolve) => setTimeout(resolve, STEADY_MS));
+        const after = await steadySample(page, cdp);
+        await cdp.detach().catch(() => {});
+        await moving;
+        const fps = (after.frames - before.frames) / ((after.at - before.at) / 1000);
+        const busy = (after.taskS - before.taskS) / ((after.at - before.at) / 1000);
+        const render = after.render;
+        const how = render ? `${variant} → ratio ${fmt(render.pixelRatio, 3)}, live ${render.liveRedrawMs} ms${render.software ? ' (software GL)' : ''}` : variant;
+        log(`${width}×${height} ${attempt}, ${how}: ${PARTS.map((p) => `${p} ${fmt(frames[p]!)} ms`).join(', ')}; full frame ${fmt(full)} ms; then ${fmt(fps, 1)} frames/s, main thread ${fmt(busy * 100)} % busy`);
+        rows.push([`${width}×${height}`, attempt, how, ...PARTS.map((p) => fmt(frames[p]!)), fmt(full), fmt(fps, 1), `${fmt(busy * 100)} %`]);
         if (attempt === 'reload') await page.screenshot({ path: path.join(RESULTS_DIR, `bench-first-frame-${width}x${height}-${variant}.png`) }).catch(() => {});
       }
     }
     for (const [variant, f] of fulls) {
       headlines.push({
-        metric: `Time to first full frame at ${width}×${height}, pixel ratio ${variant} (page navigation → tiles, workers, heat, tickets on screen)`,
+        metric: `Time to first full frame at ${width}×${height}, ${variant} (page navigation → tiles, workers, heat, tickets on screen)`,
         value: f.map((ms) => `${fmt(ms / 1000, 1)} s`).join(' / '),
       });
     }
@@ -367,7 +397,7 @@ async function firstFrameReport(base: string, postgres: string, fleet: number): 
     tables: [
       {
         title: `Wall first frame: Yingze, ${fmt(fleet)} workers with a fix, 30 days of ticket history`,
-        headers: ['Size', 'Load', 'Pixel ratio', ...PARTS.map((p) => `${p} ms`), 'full frame ms'],
+        headers: ['Size', 'Load', 'Variant', ...PARTS.map((p) => `${p} ms`), 'full frame ms', 'then frames/s', 'main thread busy'],
         rows,
         note:
           'Milliseconds since the page\'s navigation started, from the map\'s diagnostics (firstFrames): the render after the part was ' +

@@ -30,9 +30,9 @@ const SIZES = [
 /** Same budget as tests/e2e/wall.test.ts: what a wall downloads to show itself, gzipped. */
 const WALL_BUDGET_BYTES = 1.1 * 1024 * 1024;
 /** The rotation the operator sets: short, so the test sees it move. */
-const SECONDS = 10;
+const SECONDS = 8;
 /** Longer than a view: a touch visibly holds the view past its time. */
-const IDLE_SECONDS = 15;
+const IDLE_SECONDS = 12;
 
 type Box = [number, number, number, number];
 
