@@ -23,7 +23,7 @@
  * thread, the server and the load generator: the figures are an upper bound for a wall PC.
  */
 import { fork, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { CDPSession, Page } from 'playwright-core';
@@ -323,11 +323,40 @@ type Part = 'tiles' | 'workers' | 'heat' | 'tickets';
 const PARTS: Part[] = ['tiles', 'workers', 'heat', 'tickets'];
 
 /** Loads the wall afresh at each size, twice, and reads when each part was first on screen. */
+/**
+ * CPU seconds used so far by the browser (every Chromium process under this one: the page's
+ * renderer, and the GPU process that rasterises in software here), from /proc.
+ */
+function browserCpuS(): number {
+  const parent = new Map<number, number>();
+  const ticks = new Map<number, number>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const close = stat.lastIndexOf(')');
+      const comm = stat.slice(stat.indexOf('(') + 1, close);
+      const fields = stat.slice(close + 2).split(' ');
+      parent.set(Number(entry), Number(fields[1]));
+      if (/chrom/i.test(comm)) ticks.set(Number(entry), Number(fields[11]) + Number(fields[12]));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  const under = (pid: number): boolean => {
+    for (let p = parent.get(pid), hops = 0; p !== undefined && p > 1 && hops < 16; p = parent.get(p), hops++) if (p === process.pid) return true;
+    return false;
+  };
+  let total = 0;
+  for (const [pid, t] of ticks) if (under(pid)) total += t;
+  return total / 100;
+}
+
 /** The map's frame count, the page's main-thread task time (CDP Performance.getMetrics, cumulative) and the time. */
-async function steadySample(page: Page, cdp: CDPSession): Promise<{ frames: number; taskS: number; at: number; render: { pixelRatio: number; software: boolean; liveRedrawMs: number; frames: number } | undefined }> {
+async function steadySample(page: Page, cdp: CDPSession): Promise<{ frames: number; taskS: number; cpuS: number; at: number; render: { pixelRatio: number; software: boolean; liveRedrawMs: number; frames: number } | undefined }> {
   const { metrics } = await cdp.send('Performance.getMetrics');
   const render = await page.evaluate(() => window.__gridline?.maps[0]?.render());
-  return { frames: render?.frames ?? 0, taskS: metrics.find((m) => m.name === 'TaskDuration')?.value ?? 0, at: Date.now(), render };
+  return { frames: render?.frames ?? 0, taskS: metrics.find((m) => m.name === 'TaskDuration')?.value ?? 0, cpuS: browserCpuS(), at: Date.now(), render };
 }
 
 async function firstFrameReport(base: string, postgres: string, fleet: number, devices: Devices): Promise<BenchReport> {
@@ -375,10 +404,11 @@ async function firstFrameReport(base: string, postgres: string, fleet: number, d
         await moving;
         const fps = (after.frames - before.frames) / ((after.at - before.at) / 1000);
         const busy = (after.taskS - before.taskS) / ((after.at - before.at) / 1000);
+        const cpu = (after.cpuS - before.cpuS) / ((after.at - before.at) / 1000);
         const render = after.render;
         const how = render ? `${variant} → ratio ${fmt(render.pixelRatio, 3)}, live ${render.liveRedrawMs} ms${render.software ? ' (software GL)' : ''}` : variant;
-        log(`${width}×${height} ${attempt}, ${how}: ${PARTS.map((p) => `${p} ${fmt(frames[p]!)} ms`).join(', ')}; full frame ${fmt(full)} ms; then ${fmt(fps, 1)} frames/s, main thread ${fmt(busy * 100)} % busy`);
-        rows.push([`${width}×${height}`, attempt, how, ...PARTS.map((p) => fmt(frames[p]!)), fmt(full), fmt(fps, 1), `${fmt(busy * 100)} %`]);
+        log(`${width}×${height} ${attempt}, ${how}: ${PARTS.map((p) => `${p} ${fmt(frames[p]!)} ms`).join(', ')}; full frame ${fmt(full)} ms; then ${fmt(fps, 1)} frames/s, main thread ${fmt(busy * 100)} % busy, browser CPU ${fmt(cpu * 100)} % of a core`);
+        rows.push([`${width}×${height}`, attempt, how, ...PARTS.map((p) => fmt(frames[p]!)), fmt(full), fmt(fps, 1), `${fmt(busy * 100)} %`, `${fmt(cpu * 100)} %`]);
         if (attempt === 'reload') await page.screenshot({ path: path.join(RESULTS_DIR, `bench-first-frame-${width}x${height}-${variant}.png`) }).catch(() => {});
       }
     }
@@ -397,7 +427,7 @@ async function firstFrameReport(base: string, postgres: string, fleet: number, d
     tables: [
       {
         title: `Wall first frame: Yingze, ${fmt(fleet)} workers with a fix, 30 days of ticket history`,
-        headers: ['Size', 'Load', 'Variant', ...PARTS.map((p) => `${p} ms`), 'full frame ms', 'then frames/s', 'main thread busy'],
+        headers: ['Size', 'Load', 'Variant', ...PARTS.map((p) => `${p} ms`), 'full frame ms', 'then frames/s', 'main thread busy', 'browser CPU (of one core)'],
         rows,
         note:
           'Milliseconds since the page\'s navigation started, from the map\'s diagnostics (firstFrames): the render after the part was ' +
