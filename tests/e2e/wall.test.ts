@@ -176,6 +176,16 @@ describe('the command-centre wall', () => {
     await page.waitForURL(`${base}/wall`);
     await expect(page.getByTestId('wall-title').textContent()).resolves.toBe('迎泽区社会治理综合指挥平台');
     await waitFor('the live link', () => page.getByTestId('link-status').getAttribute('data-status'), (s) => s === 'live');
+    // This machine has no GPU: the page knows, and the live badge's dot stands still (a pulse kept the
+    // browser at a full core compositing on the CPU). A GPU's page would pulse it.
+    const motion = await page.evaluate(() => ({
+      software: document.documentElement.classList.contains('software-gl'),
+      dot: getComputedStyle(document.querySelector('[data-testid=link-status] .dot')!).animationName,
+    }));
+    const render = await waitFor('the map', () => onMap((m) => m.render()), (r) => r.pixelRatio > 0, 30_000);
+    expect(motion.software).toBe(render.software);
+    if (render.software) expect(motion.dot).toBe('none');
+    else expect(motion.dot).not.toBe('none');
   });
 
   test(`the jurisdiction holds ${YINGZE_GRIDS} grids`, async () => {
