@@ -213,7 +213,7 @@ async function main(): Promise<void> {
           ['Track requests measured', String(QUERIES)],
           ['Track SQL alone (loadFixes), p50 / p99', `${fmt(sqlOnly.summary().p50)} / ${fmt(sqlOnly.summary().p99)} ms`],
           ['Load average (1 / 5 / 15 min) before / after the coverage', `${load0.map((l) => l.toFixed(1)).join(' / ')} → ${load1.map((l) => l.toFixed(1)).join(' / ')}`],
-          ...(BASELINE ? [['Largest |Δ distance| of a worker-hour, current vs before', `${maxDistanceDiff.toExponential(1)} m`]] : []),
+          ...(BASELINE ? [['Largest difference in a worker-hour’s distance, current vs before', `${maxDistanceDiff.toExponential(1)} m`]] : []),
         ],
       }],
       machine: machineInfo(),
