@@ -44,43 +44,43 @@ export function patrolHourSlice(hourStart: number, slices: number, slice: number
   const h0 = hourStart / 1000;
   const h1 = (hourStart + HOUR_MS) / 1000;
   return sql`
-  WITH per AS MATERIALIZED (
-    SELECT w.id AS worker_id, x.distance_m, x.inside_own_s, x.segments, x.lines
-      FROM workers w JOIN regions g ON g.code = w.home_grid_code
-     CROSS JOIN LATERAL (
-       SELECT sum(r.d) AS distance_m, sum(r.inside) AS inside_own_s, sum(r.n) AS segments, ST_Collect(r.line) AS lines
-         FROM (SELECT sum(d) AS d, count(*) AS n,
-                      coalesce(sum(extract(epoch FROM t1 - t0)) FILTER (WHERE ST_Intersects(g.geom, g1)), 0) AS inside,
-                      -- A run opens with its first segment; the later fixes extend it.
-                      ST_MakeLine(CASE WHEN opens THEN ST_MakeLine(g0, g1) ELSE g1 END ORDER BY t1) AS line
-                 FROM (SELECT *, count(*) FILTER (WHERE opens) OVER (ORDER BY t1) AS run
-                         FROM (SELECT *, lag(t1) OVER (ORDER BY t1) IS DISTINCT FROM t0 AS opens
-                                 FROM (SELECT t0, t1, g0, g1,
-                                              ${SEGMENT_METRES_PER_DEGREE}::float8 * sqrt((y1 - y0) ^ 2 + ((x1 - x0) * cos(radians((y0 + y1) / 2))) ^ 2) AS d
-                                         FROM (SELECT t1, g1, x1, y1, lag(t1) OVER o AS t0, lag(g1) OVER o AS g0, lag(x1) OVER o AS x0, lag(y1) OVER o AS y0
-                                                 FROM (SELECT recorded_at AS t1, geom AS g1, ST_X(geom) AS x1, ST_Y(geom) AS y1
-                                                         FROM worker_positions
-                                                        WHERE worker_id = w.id
-                                                          AND recorded_at >= to_timestamp(${h0 - PATROL_MAX_GAP_S}) AND recorded_at < to_timestamp(${h1})
-                                                       OFFSET 0) p
-                                               WINDOW o AS (ORDER BY t1)) f
-                                        WHERE t0 IS NOT NULL AND t1 >= to_timestamp(${h0}) AND t1 - t0 <= make_interval(secs => ${PATROL_MAX_GAP_S})
-                                       OFFSET 0) s
-                                WHERE d <= ${PATROL_MAX_JUMP_M}) v) c
-                GROUP BY run) r
-       HAVING count(*) > 0) x
-     WHERE w.id % ${slices} = ${slice}
-       -- Only workers with a fix in the hour reach the lateral (an index probe each).
-       AND EXISTS (SELECT 1 FROM worker_positions e WHERE e.worker_id = w.id AND e.recorded_at >= to_timestamp(${h0}) AND e.recorded_at < to_timestamp(${h1}))
-  ), local AS MATERIALIZED (
-    SELECT worker_id, distance_m, inside_own_s, segments, lines, ST_Scale(lines, c, 1) AS scaled, c
-      FROM (SELECT *, cos(radians(ST_Y(ST_Centroid(lines)))) AS c FROM per) l
-  )
-  SELECT worker_id, distance_m::float8 AS distance_m, inside_own_s::float8 AS inside_own_s, segments,
-         ARRAY(SELECT m.code FROM regions m
-                WHERE m.level = 'micro_grid' AND m.geom && ST_Expand(l.lines, 0.0004)
-                  AND ST_DWithin(ST_Scale(m.geom, l.c, 1), l.scaled, ${PATROL_BUFFER_M / METRES_PER_DEGREE})) AS codes
-    FROM local l`;
+    WITH per AS MATERIALIZED (
+      SELECT w.id AS worker_id, x.distance_m, x.inside_own_s, x.segments, x.lines
+        FROM workers w JOIN regions g ON g.code = w.home_grid_code
+       CROSS JOIN LATERAL (
+         SELECT sum(r.d) AS distance_m, sum(r.inside) AS inside_own_s, sum(r.n) AS segments, ST_Collect(r.line) AS lines
+           FROM (SELECT sum(d) AS d, count(*) AS n,
+                        coalesce(sum(extract(epoch FROM t1 - t0)) FILTER (WHERE ST_Intersects(g.geom, g1)), 0) AS inside,
+                        -- A run opens with its first segment; the later fixes extend it.
+                        ST_MakeLine(CASE WHEN opens THEN ST_MakeLine(g0, g1) ELSE g1 END ORDER BY t1) AS line
+                   FROM (SELECT *, count(*) FILTER (WHERE opens) OVER (ORDER BY t1) AS run
+                           FROM (SELECT *, lag(t1) OVER (ORDER BY t1) IS DISTINCT FROM t0 AS opens
+                                   FROM (SELECT t0, t1, g0, g1,
+                                                ${SEGMENT_METRES_PER_DEGREE}::float8 * sqrt((y1 - y0) ^ 2 + ((x1 - x0) * cos(radians((y0 + y1) / 2))) ^ 2) AS d
+                                           FROM (SELECT t1, g1, x1, y1, lag(t1) OVER o AS t0, lag(g1) OVER o AS g0, lag(x1) OVER o AS x0, lag(y1) OVER o AS y0
+                                                   FROM (SELECT recorded_at AS t1, geom AS g1, ST_X(geom) AS x1, ST_Y(geom) AS y1
+                                                           FROM worker_positions
+                                                          WHERE worker_id = w.id
+                                                            AND recorded_at >= to_timestamp(${h0 - PATROL_MAX_GAP_S}) AND recorded_at < to_timestamp(${h1})
+                                                         OFFSET 0) p
+                                                 WINDOW o AS (ORDER BY t1)) f
+                                          WHERE t0 IS NOT NULL AND t1 >= to_timestamp(${h0}) AND t1 - t0 <= make_interval(secs => ${PATROL_MAX_GAP_S})
+                                         OFFSET 0) s
+                                  WHERE d <= ${PATROL_MAX_JUMP_M}) v) c
+                  GROUP BY run) r
+         HAVING count(*) > 0) x
+       WHERE w.id % ${slices} = ${slice}
+         -- Only workers with a fix in the hour reach the lateral (an index probe each).
+         AND EXISTS (SELECT 1 FROM worker_positions e WHERE e.worker_id = w.id AND e.recorded_at >= to_timestamp(${h0}) AND e.recorded_at < to_timestamp(${h1}))
+    ), local AS MATERIALIZED (
+      SELECT worker_id, distance_m, inside_own_s, segments, lines, ST_Scale(lines, c, 1) AS scaled, c
+        FROM (SELECT *, cos(radians(ST_Y(ST_Centroid(lines)))) AS c FROM per) l
+    )
+    SELECT worker_id, distance_m::float8 AS distance_m, inside_own_s::float8 AS inside_own_s, segments,
+           ARRAY(SELECT m.code FROM regions m
+                  WHERE m.level = 'micro_grid' AND m.geom && ST_Expand(l.lines, 0.0004)
+                    AND ST_DWithin(ST_Scale(m.geom, l.c, 1), l.scaled, ${PATROL_BUFFER_M / METRES_PER_DEGREE})) AS codes
+      FROM local l`;
 }
 
 /**
