@@ -16,38 +16,67 @@ export interface TrackFix {
 /** 1 knot in m/s. */
 export const KNOT_MS = 1852 / 3600;
 
+/**
+ * A worker's fixes as columns, in time order: what the track route decodes from PostgreSQL, without
+ * an object per fix (a day is 8,640 of them). `speed` is NaN where the device reported none.
+ */
+export interface FixColumns {
+  readonly n: number;
+  /** ms since epoch. */
+  readonly t: Float64Array;
+  readonly lon: Float64Array;
+  readonly lat: Float64Array;
+  /** Reported speed, m/s; NaN when none. */
+  readonly speed: Float64Array;
+}
+
+export function emptyColumns(n: number): FixColumns {
+  return { n, t: new Float64Array(n), lon: new Float64Array(n), lat: new Float64Array(n), speed: new Float64Array(n) };
+}
+
+export function columnsToFixes(c: FixColumns): TrackFix[] {
+  const fixes: TrackFix[] = new Array(c.n);
+  for (let i = 0; i < c.n; i++) {
+    const speed = c.speed[i]!;
+    fixes[i] = { t: c.t[i]!, lon: c.lon[i]!, lat: c.lat[i]!, speed: Number.isNaN(speed) ? null : speed };
+  }
+  return fixes;
+}
+
+/** [start, end) of each continuous segment of time-ordered times: split wherever two consecutive lie more than `maxGapMs` apart. */
+export function segmentRanges(t: ArrayLike<number>, n: number, maxGapMs: number): Array<[number, number]> {
+  const ranges: Array<[number, number]> = [];
+  let start = 0;
+  for (let i = 1; i < n; i++) {
+    if (t[i]! - t[i - 1]! > maxGapMs) {
+      ranges.push([start, i]);
+      start = i;
+    }
+  }
+  if (n > 0) ranges.push([start, n]);
+  return ranges;
+}
+
 /** Splits time-ordered fixes wherever two consecutive fixes lie more than `maxGapMs` apart. */
 export function splitSegments<F extends TrackFix>(fixes: readonly F[], maxGapMs: number): F[][] {
-  const segments: F[][] = [];
-  let current: F[] = [];
-  for (const f of fixes) {
-    const prev = current[current.length - 1];
-    if (prev && f.t - prev.t > maxGapMs) {
-      segments.push(current);
-      current = [];
-    }
-    current.push(f);
-  }
-  if (current.length > 0) segments.push(current);
-  return segments;
+  return segmentRanges(fixes.map((f) => f.t), fixes.length, maxGapMs).map(([a, b]) => fixes.slice(a, b));
 }
 
 /**
- * Douglas–Peucker on a local equirectangular projection (metres), so `toleranceM` is metres at the
- * track's latitude. Keeps the first and last fix and every fix it keeps whole (time and speed stay
- * attached). Iterative, so 10⁵ fixes cannot overflow the stack.
+ * Douglas–Peucker over the points [start, end) on a local equirectangular projection (metres), so
+ * `toleranceM` is metres at the first point's latitude: the indices kept, ascending, first and last
+ * always. Iterative, so 10⁵ points cannot overflow the stack.
  */
-export function simplifyTrack<F extends TrackFix>(fixes: readonly F[], toleranceM: number): F[] {
-  const n = fixes.length;
-  if (n <= 2 || toleranceM <= 0) return [...fixes];
-  const lat0 = fixes[0]!.lat;
-  const kx = 111_320 * Math.cos((lat0 * Math.PI) / 180);
+export function simplifyRange(lon: ArrayLike<number>, lat: ArrayLike<number>, start: number, end: number, toleranceM: number): number[] {
+  const n = end - start;
+  if (n <= 2 || toleranceM <= 0) return Array.from({ length: Math.max(0, n) }, (_, i) => start + i);
+  const kx = 111_320 * Math.cos((lat[start]! * Math.PI) / 180);
   const ky = 110_574;
   const x = new Float64Array(n);
   const y = new Float64Array(n);
   for (let i = 0; i < n; i++) {
-    x[i] = fixes[i]!.lon * kx;
-    y[i] = fixes[i]!.lat * ky;
+    x[i] = lon[start + i]! * kx;
+    y[i] = lat[start + i]! * ky;
   }
   const keep = new Uint8Array(n);
   keep[0] = 1;
@@ -83,7 +112,21 @@ export function simplifyTrack<F extends TrackFix>(fixes: readonly F[], tolerance
       stack.push(first, worst, worst, last);
     }
   }
-  return fixes.filter((_, i) => keep[i] === 1);
+  const kept: number[] = [];
+  for (let i = 0; i < n; i++) if (keep[i] === 1) kept.push(start + i);
+  return kept;
+}
+
+/**
+ * Douglas–Peucker on a local equirectangular projection (metres), so `toleranceM` is metres at the
+ * track's latitude. Keeps the first and last fix and every fix it keeps whole (time and speed stay
+ * attached).
+ */
+export function simplifyTrack<F extends TrackFix>(fixes: readonly F[], toleranceM: number): F[] {
+  if (fixes.length <= 2 || toleranceM <= 0) return [...fixes];
+  const lon = Float64Array.from(fixes, (f) => f.lon);
+  const lat = Float64Array.from(fixes, (f) => f.lat);
+  return simplifyRange(lon, lat, 0, fixes.length, toleranceM).map((i) => fixes[i]!);
 }
 
 /** Traccar's trip and stop rules (its defaults in brackets). */
@@ -233,15 +276,17 @@ export function tripsAndStops(fixes: readonly TrackFix[], rules: TripRules = TRA
   return { distanceM, movingS: trips.reduce((s, t) => s + t.movingS, 0), trips, stops };
 }
 
-/** Per-vertex speed for a track: the reported one, else from the neighbouring fixes, m/s. */
-export function vertexSpeeds(fixes: readonly TrackFix[]): number[] {
-  return fixes.map((f, i) => {
-    if (f.speed !== null && Number.isFinite(f.speed)) return f.speed;
-    const a = fixes[Math.max(0, i - 1)]!;
-    const b = fixes[Math.min(fixes.length - 1, i + 1)]!;
-    const dt = (b.t - a.t) / 1000;
-    return dt > 0 ? haversineM(a.lon, a.lat, b.lon, b.lat) / dt : 0;
-  });
+/**
+ * Speed at fix i of the segment [start, end), m/s: the reported one, else from its neighbours inside
+ * the segment (the fixes a simplification drops still count).
+ */
+export function speedAt(c: FixColumns, i: number, start: number, end: number): number {
+  const reported = c.speed[i]!;
+  if (Number.isFinite(reported)) return reported;
+  const a = Math.max(start, i - 1);
+  const b = Math.min(end - 1, i + 1);
+  const dt = (c.t[b]! - c.t[a]!) / 1000;
+  return dt > 0 ? haversineM(c.lon[a]!, c.lat[a]!, c.lon[b]!, c.lat[b]!) / dt : 0;
 }
 
 const xmlEscape = (s: string) => s.replace(/[<>&"']/g, (c) => `&#${c.charCodeAt(0)};`);

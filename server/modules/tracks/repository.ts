@@ -1,6 +1,6 @@
-import { sql, type Queryable } from '../../platform/db';
+import { sql, type Queryable, type Sql } from '../../platform/db';
 import type { Scope } from '../../platform/auth/scope';
-import type { TrackFix } from '@shared/tracks';
+import { columnsToFixes, emptyColumns, type FixColumns, type TrackFix } from '@shared/tracks';
 import type { TrackEvent } from '@shared/tracks-api';
 
 /** The SQL of tracks and trips: the worker in scope, their fixes in a window, places, ticket moments. */
@@ -28,37 +28,52 @@ export async function workerInScope(db: Queryable, scope: Scope, id: number): Pr
  * (worker_id, recorded_at) of each day partition serves the range already in time order; only the
  * window's partitions are read.
  */
-export async function loadFixes(db: Queryable, workerId: number, fromMs: number, toMs: number): Promise<TrackFix[]> {
-  const { rows } = await db.query<{ wkb: Uint8Array | null }>(sql`
+export async function loadFixColumns(db: Queryable, workerId: number, fromMs: number, toMs: number): Promise<FixColumns> {
+  const { rows } = await db.query<{ wkb: Uint8Array | null }>(fixesQuery(workerId, fromMs, toMs));
+  const wkb = rows[0]?.wkb;
+  return wkb ? decodeLineColumns(wkb) : emptyColumns(0);
+}
+
+/**
+ * The statement of loadFixColumns. It reads only key columns and the key's INCLUDE (geom, speed), so
+ * on a vacuumed partition it is an index-only scan (migration 016).
+ */
+export function fixesQuery(workerId: number, fromMs: number, toMs: number): Sql {
+  return sql`
     SELECT ST_AsBinary(ST_MakeLine(p)) AS wkb
       FROM (SELECT ST_MakePoint(ST_X(geom), ST_Y(geom), coalesce(speed::float8, 'NaN'::float8),
                                 extract(epoch FROM recorded_at)::float8 * 1000) AS p
               FROM worker_positions
              WHERE worker_id = ${workerId}
                AND recorded_at >= to_timestamp(${fromMs / 1000}) AND recorded_at < to_timestamp(${toMs / 1000})
-             ORDER BY recorded_at) f`);
-  const wkb = rows[0]?.wkb;
-  return wkb ? decodeLineXYZM(wkb) : [];
+             ORDER BY recorded_at) f`;
 }
 
-/** Reads a WKB LineString ZM (ISO type 3002, either byte order) as fixes. */
-export function decodeLineXYZM(wkb: Uint8Array): TrackFix[] {
+/** The same fixes as objects (trips, GPX). */
+export async function loadFixes(db: Queryable, workerId: number, fromMs: number, toMs: number): Promise<TrackFix[]> {
+  return columnsToFixes(await loadFixColumns(db, workerId, fromMs, toMs));
+}
+
+/** Reads a WKB LineString ZM (ISO type 3002, either byte order) as columns of fixes (z = speed, m = time). */
+export function decodeLineColumns(wkb: Uint8Array): FixColumns {
   const view = new DataView(wkb.buffer, wkb.byteOffset, wkb.byteLength);
   const little = view.getUint8(0) === 1;
   const type = view.getUint32(1, little);
   if (type !== 3002) throw new Error(`expected a WKB LineString ZM (3002), got type ${type}`);
   const n = view.getUint32(5, little);
-  const fixes: TrackFix[] = new Array(n);
+  const c = emptyColumns(n);
   for (let i = 0, o = 9; i < n; i++, o += 32) {
-    const speed = view.getFloat64(o + 16, little);
-    fixes[i] = {
-      t: Math.round(view.getFloat64(o + 24, little)),
-      lon: view.getFloat64(o, little),
-      lat: view.getFloat64(o + 8, little),
-      speed: Number.isNaN(speed) ? null : speed,
-    };
+    c.lon[i] = view.getFloat64(o, little);
+    c.lat[i] = view.getFloat64(o + 8, little);
+    c.speed[i] = view.getFloat64(o + 16, little);
+    c.t[i] = Math.round(view.getFloat64(o + 24, little));
   }
-  return fixes;
+  return c;
+}
+
+/** Reads a WKB LineString ZM as fixes (objects). */
+export function decodeLineXYZM(wkb: Uint8Array): TrackFix[] {
+  return columnsToFixes(decodeLineColumns(wkb));
 }
 
 export interface GridAt {

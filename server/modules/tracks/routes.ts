@@ -4,12 +4,12 @@ import { AppError } from '../../platform/errors';
 import type { PeriodicJob } from '../../platform/jobs';
 import { ErrorResponse } from '@shared/api';
 import { haversineM } from '@shared/geo';
-import { simplifyTrack, splitSegments, toGpx, tripsAndStops, vertexSpeeds, type TrackFix, type TripRules } from '@shared/tracks';
+import { columnsToFixes, segmentRanges, simplifyRange, simplifyTrack, speedAt, splitSegments, toGpx, tripsAndStops, type FixColumns, type TripRules } from '@shared/tracks';
 import {
   TRACK_MAX_WINDOW_DAYS, TRACK_ROLES, TrackCollection, TrackEventList, TrackEventsQuery, TrackQuery, TripsDay, TripsQuery, WorkerParams,
   type TrackFeature,
 } from '@shared/tracks-api';
-import { gridsAt, loadFixes, trackEvents, workerInScope, type TrackWorker } from './repository';
+import { gridsAt, loadFixColumns, loadFixes, trackEvents, workerInScope, type TrackWorker } from './repository';
 import { positionPartitionJob, type PartitionPass } from './partition-job';
 
 declare module 'fastify' {
@@ -33,31 +33,33 @@ function window(from: string, to: string): { fromMs: number; toMs: number } {
   return { fromMs, toMs };
 }
 
-/** The worker's track as GeoJSON: a LineString per continuous segment, simplified, times and speeds per vertex. */
+/**
+ * The worker's track as GeoJSON: a LineString per continuous segment, simplified, times and speeds per
+ * vertex. Works on columns and indices: a day is 8,640 fixes, and an object per fix (twice) was most
+ * of the route's own time.
+ */
 export function trackCollection(
   worker: TrackWorker,
-  fixes: readonly TrackFix[],
+  c: FixColumns,
   opts: { fromMs: number; toMs: number; gapS: number; tolerance: number },
 ): TrackCollection {
   const features: TrackFeature[] = [];
   let vertices = 0;
-  for (const seg of splitSegments(fixes, opts.gapS * 1000)) {
-    // Speeds from the full segment (neighbours of dropped vertices still count), then simplified.
-    const speeds = vertexSpeeds(seg);
-    const indexed = seg.map((f, i) => ({ ...f, i }));
-    const kept = simplifyTrack(indexed, opts.tolerance);
+  for (const [start, end] of segmentRanges(c.t, c.n, opts.gapS * 1000)) {
+    const kept = simplifyRange(c.lon, c.lat, start, end, opts.tolerance);
     let distanceM = 0;
-    for (let i = 1; i < seg.length; i++) distanceM += haversineM(seg[i - 1]!.lon, seg[i - 1]!.lat, seg[i]!.lon, seg[i]!.lat);
+    for (let i = start + 1; i < end; i++) distanceM += haversineM(c.lon[i - 1]!, c.lat[i - 1]!, c.lon[i]!, c.lat[i]!);
     vertices += kept.length;
     features.push({
       type: 'Feature',
-      geometry: { type: 'LineString', coordinates: kept.map((f) => [f.lon, f.lat]) },
+      geometry: { type: 'LineString', coordinates: kept.map((i) => [c.lon[i]!, c.lat[i]!]) },
       properties: {
         workerId: worker.id,
-        times: kept.map((f) => new Date(f.t).toISOString()),
-        timestamps: kept.map((f) => f.t),
-        speeds: kept.map((f) => Math.round(speeds[f.i]! * 100) / 100),
-        fixes: seg.length,
+        times: kept.map((i) => new Date(c.t[i]!).toISOString()),
+        timestamps: kept.map((i) => c.t[i]!),
+        // Speeds from the full segment (neighbours of dropped vertices still count).
+        speeds: kept.map((i) => Math.round(speedAt(c, i, start, end) * 100) / 100),
+        fixes: end - start,
         distanceM: Math.round(distanceM * 10) / 10,
       },
     });
@@ -71,7 +73,7 @@ export function trackCollection(
       from: new Date(opts.fromMs).toISOString(),
       to: new Date(opts.toMs).toISOString(),
       tolerance: opts.tolerance,
-      fixes: fixes.length,
+      fixes: c.n,
       vertices,
     },
   };
@@ -123,17 +125,17 @@ export default fp(
       async (request, reply) => {
         const { fromMs, toMs } = window(request.query.from, request.query.to);
         const worker = await findWorker(request.principal.scope, request.params.id);
-        const fixes = await loadFixes(app.db, worker.id, fromMs, toMs);
+        const columns = await loadFixColumns(app.db, worker.id, fromMs, toMs);
         const format = request.query.format ?? 'json';
         const stamp = new Date(fromMs).toISOString().slice(0, 10);
         if (format === 'gpx') {
-          const segments = splitSegments(fixes, app.config.trackGapS * 1000).map((s) => simplifyTrack(s, request.query.tolerance ?? 0));
+          const segments = splitSegments(columnsToFixes(columns), app.config.trackGapS * 1000).map((s) => simplifyTrack(s, request.query.tolerance ?? 0));
           return reply
             .type('application/gpx+xml; charset=utf-8')
             .header('content-disposition', `attachment; filename="track-${worker.id}-${stamp}.gpx"`)
             .send(toGpx(`${worker.name} ${new Date(fromMs).toISOString()} – ${new Date(toMs).toISOString()}`, segments) as never);
         }
-        const body = trackCollection(worker, fixes, { fromMs, toMs, gapS: app.config.trackGapS, tolerance: request.query.tolerance ?? 0 });
+        const body = trackCollection(worker, columns, { fromMs, toMs, gapS: app.config.trackGapS, tolerance: request.query.tolerance ?? 0 });
         if (format === 'geojson') {
           void reply.type('application/geo+json; charset=utf-8')
             .header('content-disposition', `attachment; filename="track-${worker.id}-${stamp}.geojson"`);
