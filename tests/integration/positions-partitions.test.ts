@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sql, type Db } from '../../server/platform/db';
 import { maintainPartitions } from '../../server/modules/tracks/partition-job';
 import { listPartitions } from '../../server/modules/tracks/partitions-repository';
+import { fixesQuery, loadFixColumns } from '../../server/modules/tracks/repository';
 import { storeFixes, type StoredFix } from '../../server/modules/positions/repository';
 import { createTestDb } from '../support/db';
 
@@ -31,7 +32,8 @@ describe('worker_positions partitioned by Shanghai day', () => {
     const { rows } = await db.query<{ strategy: string }>(sql`SELECT partstrat AS strategy FROM pg_partitioned_table WHERE partrelid = 'worker_positions'::regclass`);
     expect(rows).toEqual([{ strategy: 'r' }]);
     const key = await db.query<{ def: string }>(sql`SELECT pg_get_constraintdef(oid) AS def FROM pg_constraint WHERE conrelid = 'worker_positions'::regclass AND contype = 'p'`);
-    expect(key.rows[0]!.def).toBe('PRIMARY KEY (worker_id, recorded_at)');
+    // The point and speed ride along in the key (migration 016): a worker's track is read from it alone.
+    expect(key.rows[0]!.def).toBe('PRIMARY KEY (worker_id, recorded_at) INCLUDE (geom, speed)');
     const parts = await db.query<{ name: string }>(sql`SELECT c.relname AS name FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'worker_positions'::regclass`);
     expect(parts.rows.map((r) => r.name)).toContain('worker_positions_default');
   });
@@ -51,7 +53,28 @@ describe('worker_positions partitioned by Shanghai day', () => {
     expect((await where(D + DAY - 1000)).rows[0]!.p).toBe('worker_positions_p20261120');
     expect((await where(D + DAY)).rows[0]!.p).toBe('worker_positions_p20261121');
     // A second pass finds nothing to do.
-    expect(await maintainPartitions(db, D + 12 * 3_600_000, 180)).toEqual({ created: [], dropped: [], defaultRowsDeleted: 0 });
+    expect(await maintainPartitions(db, D + 12 * 3_600_000, 180)).toEqual({ created: [], dropped: [], defaultRowsDeleted: 0, vacuumed: ['2026-11-19', '2026-11-20'] });
+  });
+
+  it('reads a worker\'s day, written a tick of every worker at a time, from the key alone once the job has vacuumed', async () => {
+    // 30 workers, a fix every 10 s from 02:00 on 20 Nov for 1,000 ticks, written tick by tick as ingest
+    // does: each worker's fixes lie on heap pages shared with the 29 others.
+    const ids = (await db.query<{ id: number }>(sql`SELECT id::int AS id FROM workers ORDER BY id OFFSET 1 LIMIT 30`)).rows.map((r) => Number(r.id));
+    const from = D + 2 * 3_600_000;
+    for (let tick = 0; tick < 1000; tick += 250) {
+      await db.query(sql`
+        INSERT INTO worker_positions (worker_id, recorded_at, received_at, geom, speed, flags)
+        SELECT w, to_timestamp(${from / 1000} + s * 10), to_timestamp(${from / 1000} + s * 10), ST_SetSRID(ST_MakePoint(112.5 + w * 1e-4, 37.8 + s * 1e-6), 4326), 1.2, 0
+          FROM generate_series(${tick}::int, ${tick + 249}::int) AS s, unnest(${ids}::bigint[]) AS w
+         ORDER BY s, w`);
+    }
+    const pass = await maintainPartitions(db, D + 12 * 3_600_000, 180);
+    expect(pass.vacuumed).toEqual(['2026-11-19', '2026-11-20']);
+    const { rows } = await db.query<{ 'QUERY PLAN': string }>(sql`EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) ${fixesQuery(ids[7]!, D, D + DAY)}`);
+    const plan = rows.map((r) => r['QUERY PLAN']).join('\n');
+    expect(plan).toMatch(/Index Only Scan using worker_positions_p20261120_pkey/);
+    expect(plan).toMatch(/Heap Fetches: 0/);
+    expect((await loadFixColumns(db, ids[7]!, D, D + DAY)).n).toBe(1000);
   });
 
   it('drops only the partitions wholly older than the horizon while ingest goes on', async () => {

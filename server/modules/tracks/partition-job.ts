@@ -3,7 +3,7 @@ import type { Db } from '../../platform/db';
 import type { Clock } from '../../platform/clock';
 import { PeriodicJob } from '../../platform/jobs';
 import { shanghaiDate, shanghaiMidnight } from '@shared/shanghai-time';
-import { createDayPartition, deleteDefaultBefore, dropDayPartition, listPartitions } from './partitions-repository';
+import { createDayPartition, deleteDefaultBefore, dropDayPartition, listPartitions, vacuumDayPartition } from './partitions-repository';
 
 const DAY_MS = 86_400_000;
 /** How often partitions are checked: hourly is ample for partitions created days ahead. */
@@ -16,13 +16,19 @@ export interface PartitionPass {
   dropped: string[];
   /** Rows deleted from the default partition for being older than the horizon. */
   defaultRowsDeleted: number;
+  /** Partitions vacuumed (yesterday's and today's), so their fixes are read from the key alone. */
+  vacuumed: string[];
 }
 
 /**
  * One maintenance pass over worker_positions: creates the day partitions from yesterday to
  * PARTITION_DAYS_AHEAD days ahead, drops every day partition wholly older than the retention horizon
  * (the Shanghai midnight `retentionDays` before today's), and deletes default-partition rows older
- * than it. Ingest and reads go on meanwhile: each create or drop locks the table for milliseconds.
+ * than it. Then vacuums yesterday's and today's partitions: ingest appends a tick of every worker at
+ * a time, so the covering key (migration 016) is what keeps a worker's day one range of index pages,
+ * and an index-only scan needs the heap pages marked all-visible; an insert-only partition's vacuum
+ * reads only the pages written since the last one (an hour's). Ingest and reads go on meanwhile:
+ * each create or drop locks the table for milliseconds, a vacuum blocks no insert.
  */
 export async function maintainPartitions(db: Db, now: number, retentionDays: number): Promise<PartitionPass> {
   const today = shanghaiMidnight(now);
@@ -44,7 +50,11 @@ export async function maintainPartitions(db: Db, now: number, retentionDays: num
     }
   }
   const defaultRowsDeleted = await deleteDefaultBefore(db, horizon);
-  return { created, dropped, defaultRowsDeleted };
+  const vacuumed: string[] = [];
+  for (const day of [shanghaiDate(today - DAY_MS), shanghaiDate(today)]) {
+    if (await vacuumDayPartition(db, day)) vacuumed.push(day);
+  }
+  return { created, dropped, defaultRowsDeleted, vacuumed };
 }
 
 /** The job runner's pass over the partitions, hourly (and once at start). */

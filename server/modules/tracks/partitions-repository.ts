@@ -72,6 +72,20 @@ export async function dropDayPartition(db: Db, day: string): Promise<void> {
   });
 }
 
+/**
+ * VACUUM of one day partition, if it exists: marks the pages written since the last vacuum
+ * all-visible, so reads by the covering primary key skip the heap. Never inside a transaction.
+ */
+export async function vacuumDayPartition(db: Db, day: string): Promise<boolean> {
+  checkDay(day);
+  const name = partitionName(day);
+  const exists = await db.query<{ n: number }>(sql`SELECT count(*)::int AS n FROM pg_class WHERE relname = ${name}`);
+  if (exists.rows[0]!.n === 0) return false;
+  // ANALYZE too: PGlite has no autovacuum, and the planner should know the day's size.
+  await db.exec(`VACUUM (ANALYZE) ${name}`);
+  return true;
+}
+
 /** Rows the default partition caught that are older than the horizon (no day partition to drop for them). */
 export async function deleteDefaultBefore(db: Db, horizonMs: number): Promise<number> {
   const res = await db.query(sql`DELETE FROM worker_positions_default WHERE recorded_at < to_timestamp(${horizonMs / 1000})`);

@@ -38,6 +38,9 @@ export async function migrate(db: Db, log: (msg: string) => void = () => undefin
       const text = readFileSync(m.file, 'utf8');
       log(`migrating ${m.version}`);
       await db.transaction(async (tx) => {
+        // The pool's statement timeout is for requests; a migration rebuilding a key over months of
+        // positions takes minutes, and is cut short by nothing but an error.
+        await tx.exec('SET LOCAL statement_timeout = 0');
         await tx.exec(text);
         await tx.query(sql`INSERT INTO schema_migrations (version) VALUES (${m.version})`);
       });
