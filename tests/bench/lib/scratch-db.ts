@@ -23,6 +23,8 @@ export interface ScratchDb {
   /** Server URL of the scratch database (postgres only): the naive baseline opens its own connections. */
   url: string | undefined;
   versions: { postgres: string; postgis: string };
+  /** A kept database (`keep`) that existed before this run: it holds a previous run's data. */
+  reused: boolean;
   close(): Promise<void>;
 }
 
@@ -42,13 +44,33 @@ async function admin(url: string, text: string): Promise<void> {
   }
 }
 
-export async function openScratchDb(engine: 'postgres' | 'pglite', log: (m: string) => void): Promise<ScratchDb> {
+export async function openScratchDb(
+  engine: 'postgres' | 'pglite',
+  log: (m: string) => void,
+  options: { keep?: string } = {},
+): Promise<ScratchDb> {
   if (engine === 'postgres') {
     const server = process.env.DATABASE_URL || DEFAULT_SERVER_URL;
-    const name = `gridline_bench_${process.pid}`;
-    await admin(server, `DROP DATABASE IF EXISTS "${name}"`);
-    await admin(server, `CREATE DATABASE "${name}"`);
-    log(`created database ${name}`);
+    // A kept database (postgres only) survives the run, so a long generation (100 M rows) is paid once.
+    const keep = options.keep;
+    if (keep !== undefined && !/^[a-z_][a-z0-9_]*$/.test(keep)) throw new Error(`--db: not a plain database name: ${keep}`);
+    const name = keep ?? `gridline_bench_${process.pid}`;
+    let reused = false;
+    if (keep === undefined) {
+      await admin(server, `DROP DATABASE IF EXISTS "${name}"`);
+      await admin(server, `CREATE DATABASE "${name}"`);
+      log(`created database ${name}`);
+    } else {
+      const client = new pg.Client({ connectionString: withDatabase(server, 'postgres') });
+      await client.connect();
+      try {
+        reused = (await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name])).rowCount === 1;
+      } finally {
+        await client.end();
+      }
+      if (!reused) await admin(server, `CREATE DATABASE "${name}"`);
+      log(`${reused ? 'reusing kept' : 'created kept'} database ${name} (not dropped at the end)`);
+    }
     const url = withDatabase(server, name);
     const { openPostgres } = await import('../../../server/platform/db/postgres');
     const db = openPostgres(url, { max: 10 });
@@ -58,8 +80,10 @@ export async function openScratchDb(engine: 'postgres' | 'pglite', log: (m: stri
       name,
       url,
       versions: await versions(db),
+      reused,
       async close() {
         await db.close();
+        if (keep !== undefined) return;
         await admin(server, `DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
         log(`dropped database ${name}`);
       },
@@ -75,6 +99,7 @@ export async function openScratchDb(engine: 'postgres' | 'pglite', log: (m: stri
     name: undefined,
     url: undefined,
     versions: await versions(db),
+    reused: false,
     async close() {
       await db.close();
       rmSync(dir, { recursive: true, force: true });
