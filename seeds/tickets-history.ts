@@ -615,7 +615,7 @@ async function writeHistory(tx: Queryable, options: TicketHistoryOptions): Promi
 
   progress(0, plans.length, 'ticket history');
   for (let i = 0; i < plans.length; i += TICKETS_PER_STATEMENT) {
-    await insertBatch(tx, plans.slice(i, i + TICKETS_PER_STATEMENT), offerTimeoutS);
+    await insertBatch(tx, plans.slice(i, i + TICKETS_PER_STATEMENT), offerTimeoutS, i === 0);
     progress(Math.min(i + TICKETS_PER_STATEMENT, plans.length), plans.length, 'ticket history');
   }
   // Fresh planner statistics: PGlite runs no autovacuum, and the wall's first queries would be
@@ -655,7 +655,7 @@ async function number(tx: Queryable, plans: PlannedTicket[]): Promise<void> {
     ON CONFLICT (day) DO UPDATE SET last = GREATEST(ticket_number_counters.last, EXCLUDED.last)`);
 }
 
-async function insertBatch(tx: Queryable, batch: PlannedTicket[], offerTimeoutS: number): Promise<void> {
+async function insertBatch(tx: Queryable, batch: PlannedTicket[], offerTimeoutS: number, first: boolean): Promise<void> {
   const rows = batch.map((t, i) => ({
     i,
     ...stampsOf(t),
@@ -696,6 +696,11 @@ async function insertBatch(tx: Queryable, batch: PlannedTicket[], offerTimeoutS:
              accepted bigint, resolved bigint, verified bigint, closed bigint, escalated bigint, updated bigint)
      ORDER BY r.i
     RETURNING id, number`);
+  // Each event's foreign key is checked with a plan the session keeps: one made while tickets held a
+  // few rows (live tickets filed and moved on this connection before the seed) scans the whole table,
+  // and the seed's events then take time quadratic in its tickets (minutes on PGlite for 30 days).
+  // Fresh statistics once the first batch is in invalidate that plan; the next check uses the index.
+  if (first) await tx.exec('ANALYZE tickets');
   const idOf = new Map(ids.map((r) => [r.number, r.id]));
   const events = batch.flatMap((t) =>
     t.events.map((e, i) => ({

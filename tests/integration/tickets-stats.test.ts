@@ -245,8 +245,9 @@ describe('with 30 days of seeded history', () => {
     // Seeded after the live tickets: its numbers go after theirs on the same days (a collision would throw).
     await seedTicketHistory(db, { clock, days: 30 });
     liuxiang = `/140106/${home.street}/%`;
-    // Thirty days on embedded PGlite while the other integration worker runs Chromium and Janus
-    // (recording, camera tests) took over the 180 s default in CI: more room, same check.
+    // Thirty days take ≈ 11 s of CPU on embedded PGlite (minutes before the seed refreshed the planner’s
+    // statistics after its first batch: its foreign-key checks scanned every ticket). Room for a
+    // machine shared with Chromium and Janus (recording, camera tests), where CPU comes at a tenth.
   }, 420_000);
 
   const count = async (where: ReturnType<typeof sql>) =>
