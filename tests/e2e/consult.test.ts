@@ -23,7 +23,7 @@ import { janusRequired, startTestJanus } from '../support/janus';
 const WALL_PAGE_DECODE_MS = 45_000;
 /**
  * A leader joining from a wall page (in a Chromium of its own, see open()): the last of the three
- * pages decoded every remote 6.1–8.4 s after the click, load 9–25 on 2 cores (docs/benchmarks.md);
+ * pages decoded every remote 3.7–8.4 s after the click (6 runs), load 9–25 on 2 cores (docs/benchmarks.md);
  * 24–29 s when the page shared the other pages' GPU process. 20 s: more than ×2 for a busier machine.
  */
 const LEADER_JOIN_DECODE_MS = 20_000;
