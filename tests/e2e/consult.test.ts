@@ -7,7 +7,7 @@
  */
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { chromium, type Browser, type Page } from 'playwright-core';
 import { sql, type Db } from '../../server/platform/db';
 import { build, type App } from '../../server/app';
 import { loadConfig } from '../../server/platform/config';
@@ -21,6 +21,12 @@ import { janusRequired, startTestJanus } from '../support/janus';
 
 /** Time allowed to decode on or from a page that carries the whole wall (see the test below): not issue 10's 10 s. */
 const WALL_PAGE_DECODE_MS = 45_000;
+/**
+ * A leader joining from a wall page (in a Chromium of its own, see open()): the last of the three
+ * pages decoded every remote 3.7–8.4 s after the click (6 runs), load 9–25 on 2 cores (docs/benchmarks.md);
+ * 24–29 s when the page shared the other pages' GPU process. 20 s: more than ×2 for a busier machine.
+ */
+const LEADER_JOIN_DECODE_MS = 20_000;
 
 const RING_S = 20;
 const run = janusRequired('consult e2e');
@@ -38,8 +44,8 @@ describe.runIf(run)('video consult in the browser', () => {
   let app: App;
   let janus: JanusSupervisor;
   let base: string;
-  let browser: Browser;
-  const contexts: BrowserContext[] = [];
+  let shared: Browser;
+  const browsers: Browser[] = [];
   const errors: string[] = [];
   let desk: Page;
   let phone: Page;
@@ -48,7 +54,16 @@ describe.runIf(run)('video consult in the browser', () => {
   let ticket: { id: number; number: string };
   let worker: { workerId: number; userId: number };
 
-  async function open(width: number, height: number, mobile = false, name = `${width}x${height}`): Promise<Page> {
+  /**
+   * A page in the shared Chromium, or (own) in a Chromium of its own: the leader's screen is another
+   * PC than the operator's wall. In one Chromium the pages share one GPU process, and a wall page
+   * loading its map in software GL (hundreds of synchronous GL calls: extensions, shader links)
+   * queued behind the other pages' drawing: its call waited behind that, 24–29 s to join instead of
+   * 6–8 s (docs/benchmarks.md).
+   */
+  async function open(width: number, height: number, mobile = false, name = `${width}x${height}`, own = false): Promise<Page> {
+    const browser = own ? await chromium.launch({ executablePath: CHROMIUM_PATH, args: ARGS, headless: true }) : shared;
+    if (own) browsers.push(browser);
     const context = await browser.newContext({
       viewport: { width, height },
       locale: 'zh-CN',
@@ -57,7 +72,6 @@ describe.runIf(run)('video consult in the browser', () => {
       permissions: ['camera', 'microphone', 'geolocation'],
       geolocation: { longitude: 112.56, latitude: 37.86, accuracy: 10 },
     });
-    contexts.push(context);
     const page = await context.newPage();
     page.on('pageerror', (e) => errors.push(`${e.name}: ${e.message}`));
     if (process.env.CONSULT_DEBUG) page.on('console', (m) => console.error(`[${name} ${m.type()}] ${m.text()}`));
@@ -94,7 +108,8 @@ describe.runIf(run)('video consult in the browser', () => {
     const made = await app.inject({ method: 'POST', url: '/api/users', headers: admin, payload: { username: 'e2e-other-dispatcher', displayName: '另一街道调度员', password: 'e2e-other-dispatcher-1', role: 'dispatcher', regionCode: other!.code } });
     expect(made.statusCode, made.body).toBe(201);
 
-    browser = await chromium.launch({ executablePath: CHROMIUM_PATH, args: ARGS, headless: true });
+    shared = await chromium.launch({ executablePath: CHROMIUM_PATH, args: ARGS, headless: true });
+    browsers.push(shared);
     phone = await open(390, 844, true, 'phone');
     desk = await open(1920, 1080, false, 'desk');
     await signIn(phone, base, 'worker');
@@ -104,8 +119,7 @@ describe.runIf(run)('video consult in the browser', () => {
   }, 300_000);
 
   afterAll(async () => {
-    for (const c of contexts) await c.close().catch(() => {});
-    await browser?.close();
+    for (const b of browsers) await b.close().catch(() => {});
     await app?.close();
     await janus?.stop();
     await db?.close();
@@ -134,7 +148,7 @@ describe.runIf(run)('video consult in the browser', () => {
       await fullCall();
     } finally {
       // Their decoders would slow every later test on a two-core machine.
-      await leader?.context().close().catch(() => {});
+      await leader?.context().browser()?.close().catch(() => {});
       await wall?.context().close().catch(() => {});
     }
   }, 300_000);
@@ -176,12 +190,12 @@ describe.runIf(run)('video consult in the browser', () => {
     console.error(`[consult e2e] wall tile shown → desk and worker decoded in ${wallMs} ms (by the wall's clock)`);
     // Issue 10 asks 10 s on every side. Desk ↔ phone meet it (≈ 2 s in CI); a page carrying the whole
     // wall (map + 3,000 workers in software GL) on 2 cores decoded in 13.1 s and 21.1 s on a quiet
-    // machine (leader joining from a wall: 18 s on every side): that gap is open on issue 10, so pages
-    // that carry the wall get WALL_PAGE_DECODE_MS.
+    // machine: that gap is open on issue 10, so the wall page gets WALL_PAGE_DECODE_MS (the leader
+    // joining from a wall page: LEADER_JOIN_DECODE_MS below).
     expect(wallMs).toBeLessThanOrEqual(WALL_PAGE_DECODE_MS);
     expect(await wall.locator('[data-testid=consult-call][data-mode=watch] [data-testid=consult-local]').count()).toBe(0);
     // The leader joins from the wall.
-    leader = await open(1920, 1080, false, 'leader');
+    leader = await open(1920, 1080, false, 'leader', true);
     await signIn(leader, base, 'leader');
     await leader.waitForURL(`${base}/command`);
     await leader.goto(`${base}/wall`);
@@ -206,8 +220,8 @@ describe.runIf(run)('video consult in the browser', () => {
         throw error;
       });
     console.error(`[consult e2e] leader joined → decoded on the leader's page ${l} ms, the desk ${dk} ms, the phone ${ph} ms`);
-    // The leader joins from a wall page too (it publishes from that busy page): the same allowance.
-    for (const ms of [l, dk, ph]) expect(ms).toBeLessThanOrEqual(WALL_PAGE_DECODE_MS);
+    // The leader joins from a wall page (it publishes from that page while its map is still loading).
+    for (const ms of [l, dk, ph]) expect(ms).toBeLessThanOrEqual(LEADER_JOIN_DECODE_MS);
 
     await waitFor('the wall decoding the leader too', () => frames(wall), allDecoding(3), 60_000);
     // Nobody decodes the wall: it publishes nothing.
@@ -261,7 +275,7 @@ describe.runIf(run)('video consult in the browser', () => {
   test('the pick dialog offers the leader; the call rings the leader’s screen (/command), who answers', async () => {
     const { rows: [l] } = await db.query<{ id: number }>(sql`SELECT id FROM users WHERE username = 'leader'`);
     const leaderId = Number(l!.id);
-    const boss = await open(1920, 1080, false, 'leader-command');
+    const boss = await open(1920, 1080, false, 'leader-command', true);
     try {
       await signIn(boss, base, 'leader');
       await boss.waitForURL(`${base}/command`);
@@ -308,7 +322,7 @@ describe.runIf(run)('video consult in the browser', () => {
       await waitFor('the leader’s call closing', () => boss.getByTestId('consult-overlay').count(), (n) => n === 0, 10_000);
       expect(errors).toEqual([]);
     } finally {
-      await boss.context().close().catch(() => {});
+      await boss.context().browser()?.close().catch(() => {});
     }
   }, 120_000);
 

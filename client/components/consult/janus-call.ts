@@ -3,6 +3,10 @@
  * the videoroom plugin only), a publisher handle joined with the grant's feed id, pin and token
  * (publishing camera and microphone unless watching), and one subscriber handle per remote feed.
  * janus.js is npm's janus-gateway 1.1.4, whose API matches Debian's Janus 1.1.2.
+ *
+ * The camera and microphone are opened (openCamera) while the join grant is asked for and the Janus
+ * session is set up, not after the room is joined: on a busy page (a wall loading its map) every
+ * step of the call waits for the main thread, and each step taken off the chain is a wait saved.
  */
 import Janus from 'janus-gateway';
 import adapter from 'webrtc-adapter';
@@ -36,6 +40,21 @@ function init(): Promise<void> {
   return initialised;
 }
 
+/** The camera and microphone a talking side publishes, opened ahead of the call. */
+export function openCamera(facing: 'environment' | 'user'): Promise<MediaStream> {
+  return navigator.mediaDevices.getUserMedia({ audio: true, video: videoConstraints(facing) });
+}
+
+/** The scene sharp enough to read a sign, at a frame rate a phone on 4G and the wall's decoder keep up with. */
+function videoConstraints(facing: 'environment' | 'user'): MediaTrackConstraints {
+  return { facingMode: { ideal: facing }, width: { ideal: 960 }, height: { ideal: 540 }, frameRate: { ideal: 15, max: 20 } };
+}
+
+/** Stops the tracks of a camera opened ahead of a call that never took them (or failed to open it). */
+export function releaseCamera(media: Promise<MediaStream> | null): void {
+  void media?.then((s) => s.getTracks().forEach((t) => t.stop())).catch(() => {});
+}
+
 export interface RemoteFeed {
   feed: number;
   display: string;
@@ -59,13 +78,20 @@ export class JanusCall {
   private statsTimer: ReturnType<typeof setInterval> | undefined;
   private closed = false;
   private localStream: MediaStream | null = null;
+  /** The camera opened ahead (openCamera), until the publisher's offer takes its tracks. */
+  private media: Promise<MediaStream> | null;
   facing: 'environment' | 'user';
 
-  constructor(private readonly grant: ConsultGrant, private readonly events: CallEvents, facing: 'environment' | 'user' = 'user') {
+  constructor(private readonly grant: ConsultGrant, private readonly events: CallEvents, facing: 'environment' | 'user' = 'user', media: Promise<MediaStream> | null = null) {
     this.facing = facing;
+    this.media = grant.publish ? (media ?? openCamera(facing)) : null;
+    // Its failure is reported when the room is joined (publish), not as an unhandled rejection.
+    this.media?.catch(() => {});
+    if (!grant.publish) releaseCamera(media);
   }
 
   async start(): Promise<void> {
+    if (this.closed) return;
     await init();
     const g = this.grant;
     await new Promise<void>((resolve, reject) => {
@@ -109,22 +135,39 @@ export class JanusCall {
     }
     if (msg.videoroom === 'joined') {
       this.privateId = msg.private_id as number;
-      if (g.publish) {
-        this.publisher!.createOffer({
-          tracks: [
-            { type: 'audio', capture: true, recv: false },
-            { type: 'video', capture: this.videoConstraints(), recv: false },
-          ],
-          success: (offer: unknown) => this.publisher!.send({ message: { request: 'configure', audio: true, video: true }, jsep: offer }),
-          error: (e: unknown) => this.events.error(`camera/microphone: ${String((e as Error)?.message ?? e)}`),
-        });
-      }
+      if (g.publish && this.media) this.publish(this.media);
     }
     const publishers = msg.publishers as Array<{ id: number; display?: string }> | undefined;
     if (publishers) for (const p of publishers) this.subscribe(p.id, p.display ?? '');
     const gone = (msg.unpublished ?? msg.leaving) as number | string | undefined;
     if (typeof gone === 'number') this.dropFeed(gone);
     if (jsep) this.publisher!.handleRemoteJsep({ jsep });
+  }
+
+  /** Offers the camera opened ahead (its tracks go to janus.js, which stops them when the call ends). */
+  private publish(media: Promise<MediaStream>): void {
+    const failed = (e: unknown) => this.events.error(`camera/microphone: ${String((e as Error)?.message ?? e)}`);
+    media.then(
+      (stream) => {
+        this.media = null;
+        if (this.closed || !this.publisher) {
+          stream.getTracks().forEach((t) => t.stop());
+          return;
+        }
+        this.publisher.createOffer({
+          tracks: [
+            { type: 'audio', capture: stream.getAudioTracks()[0] ?? true, recv: false },
+            { type: 'video', capture: stream.getVideoTracks()[0] ?? videoConstraints(this.facing), recv: false },
+          ],
+          success: (offer: unknown) => this.publisher!.send({ message: { request: 'configure', audio: true, video: true }, jsep: offer }),
+          error: failed,
+        });
+      },
+      (e: unknown) => {
+        this.media = null;
+        if (!this.closed) failed(e);
+      },
+    );
   }
 
   private subscribe(feed: number, display: string): void {
@@ -210,16 +253,11 @@ export class JanusCall {
     else this.publisher?.unmuteVideo();
   }
 
-  /** The scene sharp enough to read a sign, at a frame rate a phone on 4G and the wall's decoder keep up with. */
-  private videoConstraints(): MediaTrackConstraints {
-    return { facingMode: { ideal: this.facing }, width: { ideal: 960 }, height: { ideal: 540 }, frameRate: { ideal: 15, max: 20 } };
-  }
-
   /** Front ↔ rear camera (the phone opens on the rear one: the worker shows the scene). */
   switchCamera(): void {
     this.facing = this.facing === 'environment' ? 'user' : 'environment';
     this.publisher?.replaceTracks({
-      tracks: [{ type: 'video', mid: '1', capture: this.videoConstraints() }],
+      tracks: [{ type: 'video', mid: '1', capture: videoConstraints(this.facing) }],
       success: () => this.emitLocal(),
       error: (e: unknown) => this.events.error(String(e)),
     });
@@ -229,6 +267,8 @@ export class JanusCall {
     if (this.closed) return;
     this.closed = true;
     if (this.statsTimer) clearInterval(this.statsTimer);
+    releaseCamera(this.media);
+    this.media = null;
     try {
       this.publisher?.send({ message: { request: 'leave' } });
     } catch {
