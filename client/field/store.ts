@@ -17,6 +17,7 @@ import type { AlarmSummary } from '@shared/alarms-api';
 import { ApiRequestError, request } from '@client/api';
 import { useTicketsStore } from '@client/stores/tickets';
 import { useAlarmsStore } from '@client/stores/alarms';
+import { useConnectionStore } from '@client/stores/connection';
 import * as outbox from './outbox';
 import type { OutboxEntry } from './outbox';
 import { createTracker, type PhoneFix } from './tracker';
@@ -163,13 +164,21 @@ export const useFieldStore = defineStore('field', () => {
     await add({ ...base(), kind: 'fix', fix: body });
   }
 
+  /**
+   * Now by the server's clock, as far as the phone knows it (the offset from the last session.ready):
+   * a phone's own clock may run minutes off, and the server refuses a report or an alarm dated more
+   * than a minute into its future.
+   */
+  function serverNow(): number {
+    return Date.now() + useConnectionStore().clockOffset;
+  }
+
   /** 上报: filed now (its time is now, whenever it reaches the server). */
   async function queueReport(report: Omit<CreateTicketBody, 'clientId' | 'reportedAt'>, photos: Blob[]): Promise<string> {
-    const now = Date.now();
+    const now = serverNow();
     const clientId = outbox.clientId('report');
     await add({
       ...base(),
-      createdAt: now,
       kind: 'report',
       body: { ...report, clientId, reportedAt: new Date(now).toISOString() },
       photos,
@@ -187,10 +196,9 @@ export const useFieldStore = defineStore('field', () => {
 
   /** SOS: sent at once with the position (queued if offline). */
   async function raiseSos(at: { lon: number; lat: number; accuracy?: number | undefined }): Promise<void> {
-    const now = Date.now();
+    const now = serverNow();
     await add({
       ...base(),
-      createdAt: now,
       kind: 'sos',
       body: {
         kind: 'sos',

@@ -151,6 +151,11 @@ describe('a ticket from the field to 结案', () => {
     await phone.getByTestId('report-submit').click();
     const message = await waitFor('the ticket number', () => phone.getByTestId('report-message').textContent(), (t) => /GD-\d{8}-\d{4}/.test(t ?? ''));
     ticketNumber = /GD-\d{8}-\d{4}/.exec(message!)![0];
+    // Dated by the server's clock as the phone knows it (session.ready): this server runs at 14:00 in
+    // Shanghai while the browser runs at the real time, hours apart — a phone dating its report by its
+    // own clock was refused (422, more than a minute in the server's future) every afternoon.
+    const { rows } = await db.query<{ t: Date | string }>(sql`SELECT received_at AS t FROM tickets WHERE number = ${ticketNumber}`);
+    expect(Math.abs(new Date(rows[0]!.t).getTime() - clock.now())).toBeLessThan(60_000);
   });
 
   test('it appears live in the dispatcher’s queue and on the wall; registered, then sent to the demo worker', async () => {
